@@ -1,0 +1,1 @@
+"""mqchat's backend: the store, the service and the edges (MQTT loop, HTTP, CLI)."""

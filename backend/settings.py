@@ -1,0 +1,59 @@
+"""Server settings: defaults, then a TOML config file, then `MQCHAT_*` env, then CLI flags."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from backend.store.sqlite import Durability
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MQCHAT_", extra="forbid")
+
+    data_dir: Path = Path("mqchat-data")
+    host: str = "127.0.0.1"
+    mqtt_port: int = Field(default=1883, ge=0, le=65535)
+    http_port: int = Field(default=8080, ge=0, le=65535)
+
+    # "embedded" runs amqtt; "mqtt://host:port" uses a broker that is already running.
+    broker: str = "embedded"
+    # The embedded broker in a process of its own (one core each) or inside the server's.
+    broker_process: Literal["separate", "inline"] = "separate"
+    # Credentials of the backend's account on an external broker (the embedded broker's
+    # are generated into the data dir on first start).
+    broker_username: str | None = None
+    broker_password: str | None = None
+
+    durability: Durability = "full"
+    max_connections: int = Field(default=20_000, ge=1)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_packet_bytes: int = Field(default=256 * 1024, ge=1024)
+    offline_queue_limit: int = Field(default=1000, ge=1)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "mqchat.db"
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker == "embedded"
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from a TOML file (keys as in `Settings`), the environment and `overrides`.
+
+    Overrides that are None (a CLI flag not given) are ignored.
+    """
+    from_file: dict[str, Any] = {}
+    if config_file is not None:
+        with config_file.open("rb") as handle:
+            from_file = tomllib.load(handle)
+    given = {key: value for key, value in overrides.items() if value is not None}
+    # The environment beats the file: read it through a Settings built without the file.
+    from_env = Settings().model_dump(exclude_unset=True)
+    return Settings.model_validate({**from_file, **from_env, **given})

@@ -1,0 +1,163 @@
+"""The storage interface. SQLite implements it first; every implementation must pass
+tests/store/test_contract.py.
+
+The store is the source of truth: a send is acknowledged only after `send` returns,
+and `send` returns only after the message is durably committed.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from backend.core.marks import Marks
+from backend.wire import MediaInfo, Message
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    phone: str
+    name: str
+    about: str
+    disabled: bool
+    created_ts: int
+    last_seen: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    id: str
+    phone: str
+    name: str
+    token_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SendCommand:
+    """A validated send request, as the store needs it."""
+
+    sender: str
+    client_id: str
+    conv: str  # for a request with `to`, the dm id; the store creates the dm on first use
+    kind: str
+    text: str | None
+    media_id: str | None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message: Message
+    recipients: Sequence[str]  # current members but the sender
+    duplicate: bool  # a retry of a request already stored: nothing new was written
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCommand:
+    user: str
+    conv: str
+    delivered: int | None
+    read: int | None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptResult:
+    conv: str
+    user: str
+    before: Marks
+    after: Marks
+    conversation: Marks  # all_delivered / all_read after the receipt
+    # Other members who sent a message that this receipt newly covered, per status.
+    notify_delivered: Sequence[str] = ()
+    notify_read: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """One conversation as one member sees it."""
+
+    conv: str
+    kind: str
+    name: str | None
+    members: Sequence[str]
+    admins: Sequence[str]
+    last_seq: int  # the last seq this member may see
+    mine: Marks
+    everyone: Marks  # the minimum over current members
+
+
+@dataclass(frozen=True, slots=True)
+class SyncBatch:
+    messages: Sequence[Message]
+    more: bool
+    convs: Sequence[ConversationState] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReceipt:
+    user: str
+    delivered_ts: int | None
+    read_ts: int | None
+
+
+class Store(abc.ABC):
+    """Everything mqchat persists. Methods raise `backend.errors.ChatError` subclasses."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # Accounts
+    @abc.abstractmethod
+    async def add_users(self, users: Sequence[NewUser], now: int) -> None:
+        """Create all or none: any duplicate id or phone raises `Conflict`."""
+
+    @abc.abstractmethod
+    async def set_token_hash(self, user: str, token_hash: bytes) -> None:
+        """Replace the user's token; raises `UnknownUser`."""
+
+    @abc.abstractmethod
+    async def user_by_token_hash(self, token_hash: bytes) -> User | None: ...
+
+    @abc.abstractmethod
+    async def get_user(self, user: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def update_profile(self, user: str, name: str | None, about: str | None) -> User: ...
+
+    @abc.abstractmethod
+    async def set_last_seen(self, user: str, ts: int) -> None: ...
+
+    # Messages
+    @abc.abstractmethod
+    async def send(self, command: SendCommand) -> SendResult:
+        """Store a message durably and assign its seq; a retry returns the stored one."""
+
+    @abc.abstractmethod
+    async def apply_receipt(self, command: ReceiptCommand) -> ReceiptResult: ...
+
+    @abc.abstractmethod
+    async def sync(self, user: str, since: dict[str, int], limit: int) -> SyncBatch: ...
+
+    @abc.abstractmethod
+    async def history(self, user: str, conv: str, before: int | None, limit: int) -> list[Message]:
+        """Newest first; raises `NotMember` / `UnknownConversation`."""
+
+    @abc.abstractmethod
+    async def conversations(self, user: str) -> list[ConversationState]: ...
+
+    @abc.abstractmethod
+    async def message_receipts(self, user: str, conv: str, seq: int) -> list[MemberReceipt]: ...
+
+    # Media
+    @abc.abstractmethod
+    async def add_media(self, owner: str, kind: str, info: MediaInfo, now: int) -> None: ...
+
+    @abc.abstractmethod
+    async def get_media(self, media_id: str) -> tuple[str, str, MediaInfo] | None:
+        """`(owner, kind, info)` of an upload."""
+
+    @abc.abstractmethod
+    async def may_read_media(self, user: str, media_id: str) -> bool: ...
