@@ -216,7 +216,7 @@ def decode(model: type[InboundT], payload: bytes) -> InboundT:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise TooLarge(f"payload is {len(payload)} bytes, the limit is {MAX_PAYLOAD_BYTES}")
     try:
-        document = json.loads(payload.decode("utf-8"))
+        document = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
@@ -232,6 +232,11 @@ def decode(model: type[InboundT], payload: bytes) -> InboundT:
     if isinstance(request, SendRequest):
         check_text_size(request.text)
     return request
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not.
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def check_text_size(text: str | None) -> None:

@@ -149,6 +149,10 @@ class Store(abc.ABC):
     async def conversations(self, user: str) -> list[ConversationState]: ...
 
     @abc.abstractmethod
+    async def current_members(self, conv: str) -> list[str]:
+        """The conversation's current members; empty for an unknown conversation."""
+
+    @abc.abstractmethod
     async def message_receipts(self, user: str, conv: str, seq: int) -> list[MemberReceipt]: ...
 
     # Media

@@ -31,6 +31,7 @@ FROM members AS m JOIN conversations AS c ON c.conv = m.conv
 WHERE m.user = ?
 ORDER BY m.conv
 """
+CURRENT_MEMBERS = "SELECT user FROM members WHERE conv = ? AND left_seq IS NULL ORDER BY user"
 OTHER_CURRENT_MEMBERS = """
 SELECT user FROM members WHERE conv = ? AND left_seq IS NULL AND user != ? ORDER BY user
 """

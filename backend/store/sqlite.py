@@ -206,6 +206,9 @@ class SqliteStore(Store):
     async def conversations(self, user: str) -> list[ConversationState]:
         return await self._read(partial(ops.conversations, user=user))
 
+    async def current_members(self, conv: str) -> list[str]:
+        return await self._read(partial(ops.current_members, conv=conv))
+
     async def message_receipts(self, user: str, conv: str, seq: int) -> list[MemberReceipt]:
         return await self._read(partial(ops.message_receipts, user=user, conv=conv, seq=seq))
 

@@ -223,6 +223,10 @@ def conversations(db: sqlite3.Connection, user: str) -> list[ConversationState]:
     return _states(db, fetchall(db, queries.MEMBERSHIPS_OF_USER, (user,)))
 
 
+def current_members(db: sqlite3.Connection, conv: str) -> list[str]:
+    return [row["user"] for row in fetchall(db, queries.CURRENT_MEMBERS, (conv,))]
+
+
 def message_receipts(db: sqlite3.Connection, user: str, conv: str, seq: int) -> list[MemberReceipt]:
     """When each member who can see message `seq` (its sender aside) got it and read it."""
     window = _window(membership_row(db, user, conv))

@@ -1,0 +1,157 @@
+"""The MQTT edge of the backend: an ordinary MQTT client of whatever broker is in front.
+
+It subscribes to every user's request topics, decodes each request, calls the
+service and publishes what the service returns. Errors are translated here: a failed
+send gets an error ack on `in/ack`, any other bad request a notice on `in/error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiomqtt
+
+from backend import wire
+from backend.errors import ChatError
+from backend.service import ChatService, Outgoing, to_inbox
+from backend.topics import ClientTopic, InboxTopic, backend_filters, parse_client_topic
+
+log = logging.getLogger(__name__)
+
+# Requests handled at once; past this the loop stops reading and the broker holds the rest.
+MAX_CONCURRENT_REQUESTS = 2000
+# QoS 1 publications awaiting their PUBACK at once (paho's default of 20 throttles fan-out).
+MAX_INFLIGHT = 2000
+RECONNECT_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str
+
+
+Handler = Callable[[str, bytes], Awaitable[list[Outgoing]]]
+RequestT = TypeVar("RequestT", bound=wire.Inbound)
+
+
+class Gateway:
+    """Runs the backend's MQTT session: subscribe, dispatch, publish; reconnects forever."""
+
+    def __init__(self, broker: BrokerAddress, service: ChatService) -> None:
+        self.broker = broker
+        self.service = service
+        self.connected = asyncio.Event()
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        self._handlers: dict[ClientTopic, Handler] = {
+            ClientTopic.SEND: self._send,
+            ClientTopic.RECEIPT: self._decoded(wire.ReceiptRequest, service.receipt),
+            ClientTopic.TYPING: self._decoded(wire.TypingRequest, service.typing),
+            ClientTopic.SYNC: self._decoded(wire.SyncRequest, service.sync),
+            ClientTopic.PRESENCE: self._decoded(wire.PresenceRequest, service.presence),
+        }
+
+    async def run(self) -> None:
+        """Serve until cancelled, reconnecting to the broker whenever the session drops."""
+        attempt = 0
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttError as exc:
+                self.connected.clear()
+                delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
+                log.warning("broker session lost (%s); reconnecting in %.2fs", exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+            else:
+                return
+
+    async def _session(self) -> None:
+        async with self._client() as client, asyncio.TaskGroup() as requests:
+            await client.subscribe([(topic_filter, 1) for topic_filter in backend_filters()])
+            self.connected.set()
+            log.info("backend subscribed on %s:%d", self.broker.host, self.broker.port)
+            async for message in client.messages:
+                await self._slots.acquire()
+                task = requests.create_task(self._handle(client, message))
+                task.add_done_callback(lambda _: self._slots.release())
+
+    def _client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.broker.host,
+            self.broker.port,
+            username=self.broker.username,
+            password=self.broker.password,
+            identifier=self.broker.client_id,
+            protocol=aiomqtt.ProtocolVersion.V311,
+            # A persistent session: requests published while the backend is down wait
+            # in the broker for it.
+            clean_session=False,
+            keepalive=30,
+            max_inflight_messages=MAX_INFLIGHT,
+            timeout=10,
+        )
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        parsed = parse_client_topic(topic)
+        if parsed is None:  # the broker's ACL lets nothing else through
+            log.warning("ignoring a publication on %r", topic)
+            return
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        try:
+            outgoing = await self._handlers[parsed.kind](parsed.user, payload)
+        except ChatError as error:
+            outgoing = [error_reply(parsed.user, parsed.kind, topic, payload, error)]
+        except Exception:
+            # Not the client's fault and not acknowledged: the client's retry will tell.
+            log.exception("failed to handle a request on %s", topic)
+            return
+        await publish_all(client, outgoing)
+
+    async def _send(self, user: str, payload: bytes) -> list[Outgoing]:
+        return await self.service.send(user, wire.decode(wire.SendRequest, payload))
+
+    @staticmethod
+    def _decoded(
+        model: type[RequestT], method: Callable[[str, RequestT], Awaitable[list[Outgoing]]]
+    ) -> Handler:
+        async def handle(user: str, payload: bytes) -> list[Outgoing]:
+            return await method(user, wire.decode(model, payload))
+
+        return handle
+
+
+def error_reply(
+    user: str, kind: ClientTopic, topic: str, payload: bytes, error: ChatError
+) -> Outgoing:
+    """A failed send is answered on `in/ack`, anything else on `in/error`."""
+    body = wire.ErrorBody(code=error.code, message=error.message)
+    request_id = wire.request_id(payload)
+    if kind is ClientTopic.SEND:
+        return to_inbox(user, InboxTopic.ACK, wire.AckError(id=request_id, error=body))
+    return to_inbox(
+        user, InboxTopic.ERROR, wire.ErrorNotice(topic=topic, id=request_id, error=body)
+    )
+
+
+async def publish_all(client: aiomqtt.Client, outgoing: list[Outgoing]) -> None:
+    """Hand every publication to the client at once; none waits for another's PUBACK."""
+    results = await asyncio.gather(
+        *(
+            client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+            for item in outgoing
+        ),
+        return_exceptions=True,
+    )
+    for item, result in zip(outgoing, results, strict=True):
+        if isinstance(result, Exception):
+            # The store has it; the recipient's next sync will deliver it.
+            log.warning("could not publish to %s: %r", item.topic, result)

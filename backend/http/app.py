@@ -1,0 +1,163 @@
+"""The HTTP API: FastAPI, thin over the store and the service.
+
+Every route but `/healthz` needs `Authorization: Bearer <token>`. Errors always have
+the contract's shape, `{"error": {"code", "message"}}`, translated once, here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.accounts import hash_token
+from backend.errors import ChatError, NotFound, Unauthorized
+from backend.ids import is_conv_id, is_user_id
+from backend.service import ChatService, conv_marks
+from backend.store.base import ConversationState, User
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY_LIMIT = 500
+MAX_NAME_CHARS = 64
+MAX_ABOUT_CHARS = 512
+
+_STATUS_CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+class ProfilePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Annotated[str, Field(max_length=MAX_NAME_CHARS)] | None = None
+    about: Annotated[str, Field(max_length=MAX_ABOUT_CHARS)] | None = None
+
+
+def create_app(service: ChatService) -> FastAPI:
+    app = FastAPI(title="mqchat", version="1", docs_url=None, redoc_url=None)
+    store = service.store
+    _install_error_handlers(app)
+
+    async def current_user(request: Request) -> User:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("missing bearer token")
+        user = await store.user_by_token_hash(hash_token(token.strip()))
+        if user is None:
+            raise Unauthorized("unknown or revoked token")
+        return user
+
+    Me = Annotated[User, Depends(current_user)]
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/me")
+    async def get_me(me: Me) -> dict[str, Any]:
+        return own_profile(me)
+
+    @app.patch("/v1/me")
+    async def patch_me(me: Me, patch: ProfilePatch) -> dict[str, Any]:
+        return own_profile(await store.update_profile(me.id, patch.name, patch.about))
+
+    @app.get("/v1/users/{user_id}")
+    async def get_user(me: Me, user_id: str) -> dict[str, Any]:
+        found = await store.get_user(user_id) if is_user_id(user_id) else None
+        if found is None or found.disabled:
+            raise NotFound(f"no user {user_id!r}")
+        return {"id": found.id, "name": found.name, "about": found.about}
+
+    @app.get("/v1/conversations")
+    async def list_conversations(me: Me) -> list[dict[str, Any]]:
+        return [conversation_object(state) for state in await store.conversations(me.id)]
+
+    @app.get("/v1/conversations/{conv}/messages")
+    async def history(
+        me: Me,
+        conv: str,
+        before: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_LIMIT)] = 50,
+    ) -> list[dict[str, Any]]:
+        _check_conv(conv)
+        messages = await store.history(me.id, conv, before, limit)
+        return [message.to_wire() for message in messages]
+
+    @app.get("/v1/conversations/{conv}/messages/{seq}/receipts")
+    async def receipts(
+        me: Me, conv: str, seq: Annotated[int, PathParam(ge=1)]
+    ) -> list[dict[str, Any]]:
+        _check_conv(conv)
+        found = await store.message_receipts(me.id, conv, seq)
+        return [
+            {"user": r.user, "delivered_ts": r.delivered_ts, "read_ts": r.read_ts} for r in found
+        ]
+
+    return app
+
+
+def own_profile(user: User) -> dict[str, Any]:
+    return {"id": user.id, "phone": user.phone, "name": user.name, "about": user.about}
+
+
+def conversation_object(state: ConversationState) -> dict[str, Any]:
+    """The contract's conversation object, plus the caller's marks (an extension)."""
+    return {
+        "conv": state.conv,
+        "kind": state.kind,
+        "name": state.name,
+        "members": list(state.members),
+        "admins": list(state.admins),
+        "last_seq": state.last_seq,
+        "marks": conv_marks(state).model_dump(),
+    }
+
+
+def _check_conv(conv: str) -> None:
+    if not is_conv_id(conv):
+        raise NotFound(f"no conversation {conv!r}")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ChatError)
+    async def chat_error(_: Request, exc: ChatError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return JSONResponse(error_body("invalid", problems), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )

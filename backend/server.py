@@ -1,0 +1,125 @@
+"""`mqchat serve`: the store, the embedded broker, the backend's MQTT session and HTTP.
+
+Start order matters: the store first (it creates the database the broker authenticates
+against), then the broker, then the backend's session, then HTTP. Shutdown runs the
+other way round on SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import uvicorn
+
+from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
+from backend.broker_process import BrokerProcess
+from backend.gateway import BrokerAddress, Gateway
+from backend.http.app import create_app
+from backend.service import ChatService
+from backend.settings import Settings
+from backend.store.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+GATEWAY_CONNECT_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where a running server listens; printed as the `mqchat ready` line."""
+
+    mqtt_host: str
+    mqtt_port: int
+    http_host: str
+    http_port: int
+
+    def ready_line(self) -> str:
+        return (
+            f"mqchat ready mqtt={self.mqtt_host}:{self.mqtt_port} "
+            f"http={self.http_host}:{self.http_port}"
+        )
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: `run_server` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[no-untyped-def]
+        yield
+
+
+async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) -> None:
+    """Run until SIGTERM/SIGINT (or cancellation), then shut everything down."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await SqliteStore.open(settings.db_path, settings.durability)
+    try:
+        async with _broker(settings) as broker:
+            service = ChatService(store)
+            gateway = Gateway(broker, service)
+            http_socket = _bind(settings.host, settings.http_port)
+            http = _HttpServer(
+                uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
+            )
+            async with asyncio.TaskGroup() as tasks:
+                gateway_task = tasks.create_task(gateway.run(), name="gateway")
+                await asyncio.wait_for(gateway.connected.wait(), GATEWAY_CONNECT_TIMEOUT_S)
+                http_task = tasks.create_task(http.serve(sockets=[http_socket]), name="http")
+                while not http.started:  # uvicorn offers no event for this
+                    await asyncio.sleep(0.01)
+                    if http_task.done():
+                        break
+                host, port = http_socket.getsockname()[:2]
+                on_ready(Endpoints(broker.host, broker.port, host, port))
+                await stop.wait()
+                log.info("shutting down")
+                http.should_exit = True
+                gateway_task.cancel()
+    finally:
+        await store.close()
+
+
+@contextlib.asynccontextmanager
+async def _broker(settings: Settings) -> AsyncIterator[BrokerAddress]:
+    """The embedded broker (started and stopped here), or the external one configured."""
+    if not settings.embedded_broker:
+        url = urlsplit(settings.broker)
+        if url.scheme != "mqtt" or not url.hostname:
+            raise ValueError(
+                f"broker must be 'embedded' or mqtt://host:port, not {settings.broker!r}"
+            )
+        if not (settings.broker_username and settings.broker_password):
+            raise ValueError("an external broker needs broker_username and broker_password")
+        yield BrokerAddress(
+            url.hostname,
+            url.port or 1883,
+            settings.broker_username,
+            settings.broker_password,
+            BACKEND_CLIENT_ID,
+        )
+        return
+    password = backend_password(settings.data_dir)
+    async with BrokerProcess.started(settings) as broker:
+        yield BrokerAddress(
+            settings.host, broker.port, BACKEND_USERNAME, password, BACKEND_CLIENT_ID
+        )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock

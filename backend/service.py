@@ -1,0 +1,165 @@
+"""The chat service: what the server does with each client request.
+
+It is transport-free: methods take decoded requests and return the publications to
+make (`Outgoing`), and raise `ChatError`s that the edge translates. The MQTT loop and
+the HTTP layer are thin over it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from backend import wire
+from backend.errors import InvalidRequest, NotMember
+from backend.ids import dm_conv
+from backend.store.base import (
+    ConversationState,
+    ReceiptCommand,
+    ReceiptResult,
+    SendCommand,
+    Store,
+)
+from backend.topics import InboxTopic, inbox_topic, presence_topic
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One publication the server makes."""
+
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = False
+
+
+def to_inbox(user: str, kind: InboxTopic, payload: wire.Outbound, qos: int = 1) -> Outgoing:
+    return Outgoing(inbox_topic(user, kind), payload.to_bytes(), qos)
+
+
+class ChatService:
+    """Sends, receipts, typing, sync and presence, over a `Store`."""
+
+    def __init__(self, store: Store, clock: Clock = wall_clock_ms) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def send(self, user: str, request: wire.SendRequest) -> list[Outgoing]:
+        """Store the message; then the ack to the sender and the message to the others."""
+        if request.to is not None:
+            if request.to == user:
+                raise InvalidRequest("you cannot send a message to yourself")
+            conv = dm_conv(user, request.to)
+        else:
+            assert request.conv is not None  # the model requires exactly one of them
+            conv = request.conv
+        command = SendCommand(
+            sender=user,
+            client_id=request.id,
+            conv=conv,
+            kind=request.kind,
+            text=request.text,
+            media_id=request.media,
+            ts=self.clock(),
+        )
+        result = await self.store.send(command)
+        message = result.message
+        ack = wire.Ack(id=request.id, conv=message.conv, seq=message.seq, ts=message.ts)
+        payload = message.to_bytes()
+        return [
+            to_inbox(user, InboxTopic.ACK, ack),
+            *(
+                Outgoing(inbox_topic(recipient, InboxTopic.MSG), payload)
+                for recipient in result.recipients
+            ),
+        ]
+
+    async def receipt(self, user: str, request: wire.ReceiptRequest) -> list[Outgoing]:
+        """Move the user's marks; tell the senders of newly covered messages."""
+        result = await self.store.apply_receipt(
+            ReceiptCommand(
+                user=user,
+                conv=request.conv,
+                delivered=request.delivered,
+                read=request.read,
+                ts=self.clock(),
+            )
+        )
+        return receipt_events(result, ts=self.clock())
+
+    async def typing(self, user: str, request: wire.TypingRequest) -> list[Outgoing]:
+        """Relay to the other current members at QoS 0; never stored."""
+        members = await self.store.current_members(request.conv)
+        if user not in members:
+            raise NotMember(f"you are not a member of {request.conv}")
+        event = wire.TypingEvent(
+            conv=request.conv, sender=user, state=request.state, ts=self.clock()
+        )
+        return [
+            to_inbox(member, InboxTopic.TYPING, event, qos=0)
+            for member in members
+            if member != user
+        ]
+
+    async def sync(self, user: str, request: wire.SyncRequest) -> list[Outgoing]:
+        """The messages the user has not confirmed, then the batch end with every mark."""
+        limit = min(request.limit, wire.SYNC_LIMIT_CAP)
+        batch = await self.store.sync(user, dict(request.since), limit)
+        end = wire.SyncEnd(
+            id=request.id,
+            more=batch.more,
+            convs={state.conv: conv_marks(state) for state in batch.convs},
+        )
+        return [
+            *(Outgoing(inbox_topic(user, InboxTopic.MSG), m.to_bytes()) for m in batch.messages),
+            to_inbox(user, InboxTopic.SYNC, end),
+        ]
+
+    async def presence(self, user: str, request: wire.PresenceRequest) -> list[Outgoing]:
+        """Publish the user's retained presence; going offline records `last_seen`."""
+        now = self.clock()
+        if request.state == "offline":
+            await self.store.set_last_seen(user, now)
+            last_seen: int | None = now
+        else:
+            found = await self.store.get_user(user)
+            last_seen = found.last_seen if found else None
+        state = wire.Presence(state=request.state, last_seen=last_seen, ts=now)
+        return [Outgoing(presence_topic(user), state.to_bytes(), qos=1, retain=True)]
+
+
+def conv_marks(state: ConversationState) -> wire.ConvMarks:
+    return wire.ConvMarks(
+        last_seq=state.last_seq,
+        all_delivered=state.everyone.delivered,
+        all_read=state.everyone.read,
+        delivered=state.mine.delivered,
+        read=state.mine.read,
+    )
+
+
+def receipt_events(result: ReceiptResult, ts: int) -> list[Outgoing]:
+    """One `in/receipt` per sender and status that the receipt newly covered."""
+    outgoing: list[Outgoing] = []
+    for status, mark, senders in (
+        ("delivered", result.after.delivered, result.notify_delivered),
+        ("read", result.after.read, result.notify_read),
+    ):
+        event = wire.ReceiptEvent(
+            conv=result.conv,
+            by=result.user,
+            status=status,
+            seq=mark,
+            ts=ts,
+            all_delivered=result.conversation.delivered,
+            all_read=result.conversation.read,
+        )
+        outgoing.extend(to_inbox(sender, InboxTopic.RECEIPT, event) for sender in senders)
+    return outgoing
