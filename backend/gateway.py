@@ -49,6 +49,7 @@ class Gateway:
         self.broker = broker
         self.service = service
         self.connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._handlers: dict[ClientTopic, Handler] = {
             ClientTopic.SEND: self._send,
@@ -66,6 +67,7 @@ class Gateway:
                 await self._session()
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
+                self._client = None
                 delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
                 log.warning("broker session lost (%s); reconnecting in %.2fs", exc, delay)
                 attempt += 1
@@ -74,8 +76,9 @@ class Gateway:
                 return
 
     async def _session(self) -> None:
-        async with self._client() as client, asyncio.TaskGroup() as requests:
+        async with self._new_client() as client, asyncio.TaskGroup() as requests:
             await client.subscribe([(topic_filter, 1) for topic_filter in backend_filters()])
+            self._client = client
             self.connected.set()
             log.info("backend subscribed on %s:%d", self.broker.host, self.broker.port)
             async for message in client.messages:
@@ -83,7 +86,16 @@ class Gateway:
                 task = requests.create_task(self._handle(client, message))
                 task.add_done_callback(lambda _: self._slots.release())
 
-    def _client(self) -> aiomqtt.Client:
+    async def publish(self, outgoing: list[Outgoing]) -> None:
+        """Publish on the current session (for changes made over HTTP)."""
+        client = self._client
+        if client is None or not self.connected.is_set():
+            # Stored already: the recipients' next sync delivers it.
+            log.warning("broker session down; %d publications left to sync", len(outgoing))
+            return
+        await publish_all(client, outgoing)
+
+    def _new_client(self) -> aiomqtt.Client:
         return aiomqtt.Client(
             self.broker.host,
             self.broker.port,

@@ -21,6 +21,7 @@ import uvicorn
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
 from backend.broker_process import BrokerProcess
 from backend.gateway import BrokerAddress, Gateway
+from backend.group_service import GroupService
 from backend.http.app import create_app
 from backend.service import ChatService
 from backend.settings import Settings
@@ -66,11 +67,11 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
     try:
         async with _broker(settings) as broker:
             service = ChatService(store)
+            groups = GroupService(store, max_members=settings.max_group_members)
             gateway = Gateway(broker, service)
+            app = create_app(service, groups, gateway.publish)
             http_socket = _bind(settings.host, settings.http_port)
-            http = _HttpServer(
-                uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
-            )
+            http = _HttpServer(uvicorn.Config(app, log_level="warning", lifespan="off"))
             async with asyncio.TaskGroup() as tasks:
                 gateway_task = tasks.create_task(gateway.run(), name="gateway")
                 await asyncio.wait_for(gateway.connected.wait(), GATEWAY_CONNECT_TIMEOUT_S)

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     broker_password: str | None = None
 
     durability: Durability = "full"
+    max_group_members: int = Field(default=256, ge=2)
     max_connections: int = Field(default=20_000, ge=1)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_packet_bytes: int = Field(default=256 * 1024, ge=1024)

@@ -7,6 +7,7 @@ the contract's shape, `{"error": {"code", "message"}}`, translated once, here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -17,12 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.accounts import hash_token
-from backend.errors import ChatError, NotFound, Unauthorized
-from backend.ids import is_conv_id, is_user_id
-from backend.service import ChatService, conv_marks
+from backend.errors import ChatError, NotFound, Unauthorized, UnknownUser
+from backend.group_service import GroupResult, GroupService
+from backend.ids import is_conv_id, is_group_conv, is_user_id
+from backend.service import ChatService, Outgoing, conv_marks
 from backend.store.base import ConversationState, User
 
 log = logging.getLogger(__name__)
+
+Publish = Callable[[list[Outgoing]], Awaitable[None]]
 
 MAX_HISTORY_LIMIT = 500
 MAX_NAME_CHARS = 64
@@ -48,7 +52,27 @@ class ProfilePatch(BaseModel):
     about: Annotated[str, Field(max_length=MAX_ABOUT_CHARS)] | None = None
 
 
-def create_app(service: ChatService) -> FastAPI:
+class GroupCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    name: str
+    members: list[str] = Field(default_factory=list, max_length=1024)
+
+
+class GroupRename(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    name: str
+
+
+class MembersAdd(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    users: list[str] = Field(min_length=1, max_length=1024)
+
+
+def create_app(service: ChatService, groups: GroupService, publish: Publish) -> FastAPI:
+    """The API over `service` and `groups`; `publish` sends what group changes produce."""
     app = FastAPI(title="mqchat", version="1", docs_url=None, redoc_url=None)
     store = service.store
     _install_error_handlers(app)
@@ -108,6 +132,44 @@ def create_app(service: ChatService) -> FastAPI:
             {"user": r.user, "delivered_ts": r.delivered_ts, "read_ts": r.read_ts} for r in found
         ]
 
+    async def group_answer(result: GroupResult) -> dict[str, Any]:
+        await publish(result.outgoing)
+        return conversation_object(result.state)
+
+    @app.post("/v1/groups", status_code=201)
+    async def create_group(me: Me, body: GroupCreate) -> dict[str, Any]:
+        _check_users(body.members)
+        return await group_answer(await groups.create(me.id, body.name, body.members))
+
+    @app.patch("/v1/groups/{conv}")
+    async def rename_group(me: Me, conv: str, body: GroupRename) -> dict[str, Any]:
+        _check_group(conv)
+        return await group_answer(await groups.rename(me.id, conv, body.name))
+
+    @app.post("/v1/groups/{conv}/members")
+    async def add_members(me: Me, conv: str, body: MembersAdd) -> dict[str, Any]:
+        _check_group(conv)
+        _check_users(body.users)
+        return await group_answer(await groups.add(me.id, conv, body.users))
+
+    @app.delete("/v1/groups/{conv}/members/{user}")
+    async def remove_member(me: Me, conv: str, user: str) -> dict[str, Any]:
+        _check_group(conv)
+        _check_users([user])
+        return await group_answer(await groups.remove(me.id, conv, user))
+
+    @app.put("/v1/groups/{conv}/admins/{user}")
+    async def promote(me: Me, conv: str, user: str) -> dict[str, Any]:
+        _check_group(conv)
+        _check_users([user])
+        return await group_answer(await groups.set_admin(me.id, conv, user, make_admin=True))
+
+    @app.delete("/v1/groups/{conv}/admins/{user}")
+    async def demote(me: Me, conv: str, user: str) -> dict[str, Any]:
+        _check_group(conv)
+        _check_users([user])
+        return await group_answer(await groups.set_admin(me.id, conv, user, make_admin=False))
+
     return app
 
 
@@ -133,6 +195,17 @@ def _check_conv(conv: str) -> None:
         raise NotFound(f"no conversation {conv!r}")
 
 
+def _check_group(conv: str) -> None:
+    if not is_group_conv(conv):
+        raise NotFound(f"no group {conv!r}")
+
+
+def _check_users(users: list[str]) -> None:
+    unknown = [user for user in users if not is_user_id(user)]
+    if unknown:
+        raise UnknownUser(f"no such users: {', '.join(unknown)}", unknown)
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
@@ -140,7 +213,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatError)
     async def chat_error(_: Request, exc: ChatError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status)
+        body = error_body(exc.code, exc.message)
+        if isinstance(exc, UnknownUser) and exc.users:
+            body["error"]["users"] = exc.users  # names who is unknown, for an add that failed
+        return JSONResponse(body, status_code=exc.http_status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

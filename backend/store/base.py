@@ -97,6 +97,22 @@ class SyncBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    """A stored message and who gets it live."""
+
+    message: Message
+    recipients: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChange:
+    """The event messages a group change wrote, and the group as the actor now sees it."""
+
+    deliveries: Sequence[Delivery]
+    state: ConversationState
+
+
+@dataclass(frozen=True, slots=True)
 class MemberReceipt:
     user: str
     delivered_ts: int | None
@@ -154,6 +170,29 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def message_receipts(self, user: str, conv: str, seq: int) -> list[MemberReceipt]: ...
+
+    # Groups: each change is checked by backend.core.groups and written as event messages.
+    @abc.abstractmethod
+    async def create_group(
+        self, creator: str, conv: str, name: str, members: Sequence[str], max_members: int, now: int
+    ) -> GroupChange: ...
+
+    @abc.abstractmethod
+    async def rename_group(self, actor: str, conv: str, name: str, now: int) -> GroupChange: ...
+
+    @abc.abstractmethod
+    async def add_members(
+        self, actor: str, conv: str, users: Sequence[str], max_members: int, now: int
+    ) -> GroupChange: ...
+
+    @abc.abstractmethod
+    async def remove_member(self, actor: str, conv: str, user: str, now: int) -> GroupChange:
+        """An admin removes `user`, or a member leaves (`actor == user`)."""
+
+    @abc.abstractmethod
+    async def set_admin(
+        self, actor: str, conv: str, user: str, make_admin: bool, now: int
+    ) -> GroupChange: ...
 
     # Media
     @abc.abstractmethod

@@ -111,3 +111,22 @@ WHERE msg.media_id = ?1 AND m.user = ?3
   AND m.joined_seq <= msg.seq AND (m.left_seq IS NULL OR m.left_seq >= msg.seq)
 LIMIT 1
 """
+
+# Groups
+CURRENT_MEMBERS_DETAIL = """
+SELECT user, is_admin, joined_seq FROM members WHERE conv = ? AND left_seq IS NULL
+"""
+INSERT_EVENT = """
+INSERT INTO messages (conv, seq, sender, ts, kind, event) VALUES (?, ?, ?, ?, 'event', ?)
+"""
+RENAME_CONVERSATION = "UPDATE conversations SET name = ? WHERE conv = ?"
+# A member joins (or rejoins: the earlier window is replaced by the new one).
+JOIN_MEMBER = """
+INSERT INTO members (conv, user, joined_seq, joined_ts, is_admin, delivered, read)
+VALUES (?1, ?2, ?3, ?4, ?5, ?3 - 1, ?3 - 1)
+ON CONFLICT (conv, user) DO UPDATE SET
+    joined_seq = excluded.joined_seq, joined_ts = excluded.joined_ts, left_seq = NULL,
+    is_admin = excluded.is_admin, delivered = excluded.delivered, read = excluded.read
+"""
+LEAVE_MEMBER = "UPDATE members SET left_seq = ?, is_admin = 0 WHERE conv = ? AND user = ?"
+SET_ADMIN = "UPDATE members SET is_admin = ? WHERE conv = ? AND user = ?"

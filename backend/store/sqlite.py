@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from backend.errors import ChatError
+from backend.store import sqlite_groups as groups
 from backend.store import sqlite_ops as ops
 from backend.store.base import (
     ConversationState,
+    GroupChange,
     MemberReceipt,
     NewUser,
     ReceiptCommand,
@@ -211,6 +213,56 @@ class SqliteStore(Store):
 
     async def message_receipts(self, user: str, conv: str, seq: int) -> list[MemberReceipt]:
         return await self._read(partial(ops.message_receipts, user=user, conv=conv, seq=seq))
+
+    # Groups
+
+    async def create_group(
+        self, creator: str, conv: str, name: str, members: Sequence[str], max_members: int, now: int
+    ) -> GroupChange:
+        return await self._write(
+            partial(
+                groups.create_group,
+                creator=creator,
+                conv=conv,
+                name=name,
+                members=members,
+                max_members=max_members,
+                now=now,
+            )
+        )
+
+    async def rename_group(self, actor: str, conv: str, name: str, now: int) -> GroupChange:
+        return await self._write(
+            partial(groups.rename_group, actor=actor, conv=conv, name=name, now=now)
+        )
+
+    async def add_members(
+        self, actor: str, conv: str, users: Sequence[str], max_members: int, now: int
+    ) -> GroupChange:
+        return await self._write(
+            partial(
+                groups.add_members,
+                actor=actor,
+                conv=conv,
+                users=users,
+                max_members=max_members,
+                now=now,
+            )
+        )
+
+    async def remove_member(self, actor: str, conv: str, user: str, now: int) -> GroupChange:
+        return await self._write(
+            partial(groups.remove_member, actor=actor, conv=conv, user=user, now=now)
+        )
+
+    async def set_admin(
+        self, actor: str, conv: str, user: str, make_admin: bool, now: int
+    ) -> GroupChange:
+        return await self._write(
+            partial(
+                groups.set_admin, actor=actor, conv=conv, user=user, make_admin=make_admin, now=now
+            )
+        )
 
     # Media
 

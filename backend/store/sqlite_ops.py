@@ -223,6 +223,10 @@ def conversations(db: sqlite3.Connection, user: str) -> list[ConversationState]:
     return _states(db, fetchall(db, queries.MEMBERSHIPS_OF_USER, (user,)))
 
 
+def conversation_state(db: sqlite3.Connection, user: str, conv: str) -> ConversationState:
+    return _states(db, [membership_row(db, user, conv)])[0]
+
+
 def current_members(db: sqlite3.Connection, conv: str) -> list[str]:
     return [row["user"] for row in fetchall(db, queries.CURRENT_MEMBERS, (conv,))]
 
