@@ -1,0 +1,336 @@
+"""`ChatClient`: the asyncio SDK over MQTT (aiomqtt) and HTTP (httpx).
+
+    async with ChatClient("127.0.0.1", 1883, "alice", token) as client:
+        ack = await client.send("hello", to="bob")
+        async for event in client.events():
+            ...
+
+No callbacks: requests are awaited and everything the server says is an event from
+`events()`. In the background, one TaskGroup runs the connection (which reconnects with
+backoff for as long as the client is open) and, per connection, named loops for the
+outbox, the sync, the coalesced receipts and the hole watch (see `clients.session`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+
+from backend import wire
+from backend.topics import ClientTopic, client_topic, presence_topic
+from clients import connection
+from clients.connection import Identity, new_request_id
+from clients.core import ClientCore
+from clients.errors import ChatClientError, ClientClosed, ConnectionRefused
+from clients.events import Event, EventBuffer, Inbound, SyncCompleted
+from clients.http import ChatHttp, Conversation
+from clients.outbox import Outbox, send_request
+from clients.sending import Sends
+from clients.session import Session, SessionOptions
+from clients.status import MessageStatus
+
+log = logging.getLogger(__name__)
+
+GOODBYE_TIMEOUT_S = 3.0
+MAX_BUFFERED_EVENTS = 10_000
+
+
+class ChatClient:
+    """One device of one user: a persistent MQTT session, an outbox, a synced inbox.
+
+    `receive=False` makes a send-only client (a CLI `send`, a bot that only posts): it
+    hears only its acks and errors, never syncs, and sends no receipts or presence, so
+    it cannot mark messages delivered that no one has seen.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        mqtt_port: int,
+        user: str,
+        token: str,
+        *,
+        http_url: str | None = None,
+        tag: str | None = None,
+        keepalive: int = 30,
+        outbox_path: Path | str | None = None,
+        receive: bool = True,
+        retry_interval: float = 5.0,
+        sync_limit: int = 500,
+        max_buffered_events: int = MAX_BUFFERED_EVENTS,
+    ) -> None:
+        self.identity = Identity(user, token, tag)
+        self.user = user
+        self.host = host
+        self.mqtt_port = mqtt_port
+        self.keepalive = keepalive
+        self.options = SessionOptions(
+            receive=receive, retry_interval=retry_interval, sync_limit=sync_limit
+        )
+        self.core = ClientCore(user)
+        self._sends = Sends(Path(outbox_path) if outbox_path is not None else None)
+        self._events = EventBuffer(max_buffered_events)
+        self._connected = asyncio.Event()
+        self._synced = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._watched: set[str] = set()
+        self._session: Session | None = None
+        self._fatal: ChatClientError | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._connection_task: asyncio.Task[None] | None = None
+        self._http = ChatHttp(http_url, token) if http_url else None
+
+    @property
+    def client_id(self) -> str:
+        return self.identity.client_id
+
+    async def __aenter__(self) -> Self:
+        self._sends.load()
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        self._connection_task = self._tasks.create_task(
+            self._stay_connected(), name=f"mqchat-connection[{self.client_id}]"
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session = self._session
+        if session is not None:
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                async with asyncio.timeout(GOODBYE_TIMEOUT_S):
+                    await session.goodbye()
+        assert self._tasks is not None
+        assert self._connection_task is not None
+        self._connection_task.cancel()
+        try:
+            # The caller's own exception, if any, propagates unchanged; only failures of
+            # the background tasks (bugs) come out of here.
+            await self._tasks.__aexit__(None, None, None)
+        finally:
+            self._stop(ClientClosed("the client is closed"))
+            if self._http is not None:
+                await self._http.aclose()
+
+    # Requests
+
+    async def send(
+        self,
+        text: str | None = None,
+        *,
+        to: str | None = None,
+        conv: str | None = None,
+        kind: Literal["text", "image", "voice"] = "text",
+        media: str | None = None,
+        id: str | None = None,
+    ) -> wire.Ack:
+        """Send a message and wait for its ack; raises `SendError` on an error ack.
+
+        The request waits in the outbox, published again with the same `id` after each
+        reconnect and every `retry_interval` seconds, until answered. Cancelling the
+        wait does not cancel the send: its ack then arrives as an event.
+        """
+        self._check_open()
+        request = send_request(
+            id or new_request_id(), text, to=to, conv=conv, kind=kind, media=media
+        )
+        new, waiter = self._sends.add(request)
+        if new and self._session is not None:
+            self._session.outbox_due.set()
+        try:
+            return await waiter
+        finally:
+            self._sends.forget_waiter(request["id"], waiter)
+
+    async def mark_read(self, conv: str, seq: int) -> None:
+        """Mark every message of `conv` up to `seq` read (sent now if connected, else on reconnect)."""
+        self._check_open()
+        self.core.mark_read(conv, seq)
+        if self._session is not None:
+            await self._session.send_receipts()
+
+    async def typing(
+        self, conv: str, state: Literal["typing", "recording", "paused"] = "typing"
+    ) -> None:
+        """Tell the other members (QoS 0; dropped when not connected, as typing is fleeting)."""
+        self._check_open()
+        if self._session is not None:
+            payload = json.dumps({"conv": conv, "state": state}).encode()
+            with contextlib.suppress(aiomqtt.MqttError):
+                await self._session.mqtt.publish(
+                    client_topic(self.user, ClientTopic.TYPING), payload, qos=0
+                )
+
+    async def watch_presence(self, user: str) -> None:
+        """Subscribe to `presence/<user>` now and after every reconnect; updates are events."""
+        self._check_open()
+        self._watched.add(user)
+        if self._session is not None:
+            await self._session.subscribe([presence_topic(user)])
+
+    # Waiting and reading
+
+    async def connected(self) -> None:
+        """Wait until connected to the broker."""
+        await self._until(self._connected)
+
+    async def synced(self) -> None:
+        """Wait until the first full sync after the current (or next) connection is done.
+
+        A send-only client (`receive=False`) counts as synced once connected.
+        """
+        await self._until(self._synced)
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Everything the server says, in arrival order; messages once each per `(conv, seq)`.
+
+        Ends when the client closes; raises `ConnectionRefused` if the broker refuses the
+        credentials. Events wait in a buffer of `max_buffered_events` (the oldest are
+        dropped past that) until read; meant for one reader at a time.
+        """
+        while (event := await self._events.get()) is not None:
+            yield event
+        if isinstance(self._fatal, ConnectionRefused):
+            raise self._fatal
+
+    def status(self, conv: str, seq: int) -> MessageStatus:
+        """`sent`, `delivered` or `read` for a message this user sent, with its marks."""
+        return self.core.status(conv, seq)
+
+    def conversation_marks(self, conv: str) -> wire.ConvMarks | None:
+        """The marks of `conv` from the latest sync batch end, if any mentioned it."""
+        return self.core.marks.get(conv)
+
+    def pending_sends(self) -> list[str]:
+        """Ids of the send requests still waiting for their ack, oldest first."""
+        return self._sends.outbox.ids()
+
+    # HTTP
+
+    async def history(
+        self, conv: str, before: int | None = None, limit: int = 50
+    ) -> list[wire.Message]:
+        """Messages of `conv` older than `before` (default: the newest), newest first."""
+        return await self._api().history(conv, before=before, limit=limit)
+
+    async def conversations(self) -> list[Conversation]:
+        """The user's conversations, from the HTTP API."""
+        return await self._api().conversations()
+
+    # Connection
+
+    async def _stay_connected(self) -> None:
+        attempt = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self._connect_once()
+            except MqttConnectError as exc:
+                if connection.refused_credentials(exc):
+                    self._stop(ConnectionRefused(self.user, str(exc)))
+                    return
+                log.warning("%s: connection refused (%s); retrying", self.client_id, exc)
+            except aiomqtt.MqttError as exc:
+                log.info("%s: disconnected (%s); reconnecting", self.client_id, exc)
+            if loop.time() - started >= connection.STABLE_SESSION_S:
+                attempt = 0
+            await asyncio.sleep(connection.reconnect_delay(attempt))
+            attempt += 1
+
+    async def _connect_once(self) -> None:
+        mqtt = connection.mqtt_client(self.host, self.mqtt_port, self.identity, self.keepalive)
+        async with mqtt:
+            session = Session(mqtt, self, self.options)
+            try:
+                await session.open(sorted(presence_topic(user) for user in self._watched))
+                self._session = session
+                self._connected.set()
+                await session.run()
+            finally:
+                self._session = None
+                self._connected.clear()
+                self._synced.clear()
+                self.core.abandon_round()
+
+    # Called by the session as things arrive
+
+    def dispatch(self, item: Inbound) -> None:
+        """Apply one decoded publication: settle sends, update state, queue the event."""
+        match item:
+            case wire.Message():
+                if not self.core.on_message(item):
+                    return
+            case wire.Ack():
+                self.core.on_own_message(item)
+                self._sends.settle(item)
+            case wire.AckError():
+                self._sends.settle(item)
+            case wire.ReceiptEvent():
+                self.core.on_receipt(item)
+            case wire.SyncEnd():
+                return  # consumed by the session's sync loop
+        self.emit(item)
+
+    def emit(self, event: Event) -> None:
+        self._events.put(event)
+
+    def on_synced(self, convs: dict[str, wire.ConvMarks]) -> None:
+        self._synced.set()
+        self.emit(SyncCompleted(convs))
+
+    def on_connected_send_only(self) -> None:
+        self._synced.set()
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._sends.outbox
+
+    # Internals
+
+    def _stop(self, error: ChatClientError) -> None:
+        """Wake every waiter with `error`; a refusal is kept to be raised by later calls."""
+        if self._fatal is None or isinstance(error, ConnectionRefused):
+            self._fatal = error
+        self._sends.fail_all(error)
+        self._stopped.set()
+        self._events.close()
+
+    def _check_open(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
+        if self._tasks is None:
+            raise ChatClientError("use the client inside `async with`")
+
+    async def _until(self, event: asyncio.Event) -> None:
+        if not event.is_set():
+            waits = [
+                asyncio.ensure_future(event.wait()),
+                asyncio.ensure_future(self._stopped.wait()),
+            ]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
+        if not event.is_set():
+            assert self._fatal is not None
+            raise self._fatal
+
+    def _api(self) -> ChatHttp:
+        if self._http is None:
+            raise ChatClientError("this client was created without http_url")
+        return self._http

@@ -1,0 +1,257 @@
+"""One MQTT connection of a `ChatClient`: subscribe, announce, then run its loops until it drops.
+
+The loops run in one TaskGroup, as named tasks, beside the reader in the foreground:
+- `mqchat-outbox` publishes every unacknowledged send at once after connecting, new ones
+  as they come, and each again after `retry_interval` without an answer (the backend may
+  restart while this connection to the broker stays up);
+- `mqchat-sync` syncs after connecting (and when asked), batch after batch until `more`
+  is false, sending `delivered` receipts between batches as the contract asks;
+- `mqchat-receipts` sends the receipts owed, a short while after the first is owed, so a
+  burst of messages costs one cumulative receipt per conversation;
+- `mqchat-holes` asks for a sync when a hole below a seen message does not fill by itself.
+When the reader sees the connection drop, the group cancels the loops; the client's state
+(outbox, seen seqs, receipts owed) lives on in the `ChatClient` for the next session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiomqtt
+
+from backend import wire
+from backend.topics import ClientTopic, InboxTopic, client_topic, inbox_filter, inbox_topic
+from clients.connection import OFFLINE, ONLINE, new_request_id
+from clients.core import ClientCore
+from clients.errors import ChatClientError
+from clients.events import Inbound, decode_publication
+from clients.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_S = 30.0
+SYNC_RETRY_DELAY_S = 1.0
+RECEIPT_COALESCE_S = 0.2
+HOLE_CHECK_S = 2.0
+SUBACK_FAILURE = 0x80
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    receive: bool = True
+    retry_interval: float = 5.0
+    sync_limit: int = 500
+
+
+class SessionHost(Protocol):
+    """What a session needs of its client (the state that outlives one connection)."""
+
+    @property
+    def user(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def core(self) -> ClientCore: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    def dispatch(self, item: Inbound) -> None: ...
+    def on_synced(self, convs: dict[str, wire.ConvMarks]) -> None: ...
+    def on_connected_send_only(self) -> None: ...
+
+
+class Session:
+    """The loops of one connection; `run()` returns (raising MqttError) when it drops."""
+
+    def __init__(self, mqtt: aiomqtt.Client, host: SessionHost, options: SessionOptions) -> None:
+        self.mqtt = mqtt
+        self.host = host
+        self.options = options
+        self.outbox_due = asyncio.Event()
+        self.receipts_due = asyncio.Event()
+        self.sync_wanted = asyncio.Event()
+        self._round_end: asyncio.Future[wire.SyncEnd] | None = None
+
+    def _topic(self, kind: ClientTopic) -> str:
+        return client_topic(self.host.user, kind)
+
+    async def open(self, presence_filters: list[str]) -> None:
+        """Subscribe (QoS 1) and, for a receiving client, announce being online."""
+        user = self.host.user
+        if self.options.receive:
+            filters = [inbox_filter(user)]
+        else:
+            filters = [inbox_topic(user, InboxTopic.ACK), inbox_topic(user, InboxTopic.ERROR)]
+        await self.subscribe(filters + presence_filters)
+        if self.options.receive:
+            await self.mqtt.publish(self._topic(ClientTopic.PRESENCE), ONLINE, qos=1)
+
+    async def subscribe(self, filters: list[str]) -> None:
+        granted = await self.mqtt.subscribe([(topic_filter, 1) for topic_filter in filters])
+        for topic_filter, code in zip(filters, granted, strict=False):
+            value = getattr(code, "value", code)  # an int, or a paho ReasonCode
+            if isinstance(value, int) and value >= SUBACK_FAILURE:
+                log.warning(
+                    "%s: the broker refused the subscription %r", self.host.client_id, topic_filter
+                )
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._outbox_loop(), name="mqchat-outbox")
+                if self.options.receive:
+                    self.sync_wanted.set()
+                    self.receipts_due.set()  # marks read while offline
+                    tasks.create_task(self._sync_loop(), name="mqchat-sync")
+                    tasks.create_task(self._receipt_loop(), name="mqchat-receipts")
+                    tasks.create_task(self._hole_watch(), name="mqchat-holes")
+                else:
+                    self.host.on_connected_send_only()
+                await self._read()
+        except* aiomqtt.MqttError as errors:
+            raise errors.exceptions[0] from None
+
+    async def goodbye(self) -> None:
+        """Before a clean disconnect: send the receipts owed and announce being offline."""
+        if self.options.receive:
+            await self.send_receipts()
+            await self.mqtt.publish(self._topic(ClientTopic.PRESENCE), OFFLINE, qos=1)
+
+    async def send_receipts(self) -> None:
+        """Publish every receipt owed, at once; those that fail stay owed."""
+        receipts = self.host.core.pending_receipts()
+        if not receipts:
+            return
+        topic = self._topic(ClientTopic.RECEIPT)
+        results = await asyncio.gather(
+            *(
+                self.mqtt.publish(topic, json.dumps(receipt.to_wire()).encode(), qos=1)
+                for receipt in receipts
+            ),
+            return_exceptions=True,
+        )
+        for receipt, result in zip(receipts, results, strict=True):
+            if isinstance(result, BaseException):
+                log.info("%s: receipt %s not sent (%r)", self.host.client_id, receipt, result)
+                self.receipts_due.set()
+            else:
+                self.host.core.receipts.confirm(receipt)
+
+    async def _read(self) -> None:
+        async for message in self.mqtt.messages:
+            payload = message.payload
+            body = (
+                bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload).encode()
+            )
+            item = decode_publication(self.host.user, message.topic.value, body)
+            if item is None:
+                continue
+            if isinstance(item, wire.SyncEnd):
+                self._on_sync_end(item)
+            elif isinstance(item, wire.ErrorNotice):
+                self._on_error_notice(item)
+            self.host.dispatch(item)
+            if isinstance(item, wire.Message | wire.Ack):
+                self.receipts_due.set()
+
+    def _on_sync_end(self, end: wire.SyncEnd) -> None:
+        own = self.host.core.on_sync_end(end)
+        if own and self._round_end is not None and not self._round_end.done():
+            self._round_end.set_result(end)
+        self.receipts_due.set()
+
+    def _on_error_notice(self, notice: wire.ErrorNotice) -> None:
+        current = self.host.core.round
+        waiting = self._round_end
+        if current is not None and notice.id == current.id and waiting and not waiting.done():
+            error = notice.error
+            waiting.set_exception(ChatClientError(f"sync refused: {error.code}: {error.message}"))
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self.sync_wanted.wait()
+            self.sync_wanted.clear()
+            self.host.on_synced(await self._sync_fully())
+
+    async def _sync_fully(self) -> dict[str, wire.ConvMarks]:
+        """Sync batch after batch until the server says there is no more."""
+        while True:
+            end = await self._sync_round()
+            if end is None:
+                await asyncio.sleep(SYNC_RETRY_DELAY_S)
+            elif end.more:
+                await self.send_receipts()
+            else:
+                return dict(end.convs)
+
+    async def _sync_round(self) -> wire.SyncEnd | None:
+        """One request and its batch; None if it failed or went unanswered (then retried)."""
+        core = self.host.core
+        request = core.start_round(new_request_id(), self.options.sync_limit)
+        self._round_end = asyncio.get_running_loop().create_future()
+        try:
+            await self.mqtt.publish(
+                self._topic(ClientTopic.SYNC), json.dumps(request).encode(), qos=1
+            )
+            async with asyncio.timeout(SYNC_TIMEOUT_S):
+                return await self._round_end
+        except (aiomqtt.MqttError, TimeoutError, ChatClientError) as exc:
+            log.warning(
+                "%s: sync round failed (%s); retrying", self.host.client_id, exc or "timeout"
+            )
+            core.abandon_round()
+            return None
+        finally:
+            self._round_end = None
+
+    async def _receipt_loop(self) -> None:
+        while True:
+            await self.receipts_due.wait()
+            # Let a burst of messages arrive first: one cumulative receipt then covers it.
+            await asyncio.sleep(RECEIPT_COALESCE_S)
+            self.receipts_due.clear()
+            await self.send_receipts()
+
+    async def _hole_watch(self) -> None:
+        previous: dict[str, int] = {}
+        while True:
+            await asyncio.sleep(HOLE_CHECK_S)
+            holes = self.host.core.gaps()
+            # A hole that outlives a check is not a message still on its way: ask the store.
+            if holes and holes == previous and self.host.core.round is None:
+                log.info("%s: holes below %s; syncing", self.host.client_id, holes)
+                self.sync_wanted.set()
+            previous = holes
+
+    async def _outbox_loop(self) -> None:
+        outbox = self.host.outbox
+        outbox.mark_all_due()
+        loop = asyncio.get_running_loop()
+        topic = self._topic(ClientTopic.SEND)
+        while True:
+            self.outbox_due.clear()
+            now = loop.time()
+            due = outbox.due(now, self.options.retry_interval)
+            for pending in due:
+                outbox.mark_published(pending.id, now)
+            results = await asyncio.gather(
+                *(
+                    self.mqtt.publish(topic, json.dumps(pending.request).encode(), qos=1)
+                    for pending in due
+                ),
+                return_exceptions=True,
+            )
+            for pending, result in zip(due, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.info(
+                        "%s: send %s not published (%r)", self.host.client_id, pending.id, result
+                    )
+            wait = outbox.next_due_in(loop.time(), self.options.retry_interval)
+            try:
+                async with asyncio.timeout(wait):
+                    await self.outbox_due.wait()
+            except TimeoutError:
+                pass
