@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -194,7 +194,7 @@ class ChatClient:
         """
         await self._until(self._synced)
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Everything the server says, in arrival order; messages once each per `(conv, seq)`.
 
         Ends when the client closes; raises `ConnectionRefused` if the broker refuses the
