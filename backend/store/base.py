@@ -204,3 +204,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def may_read_media(self, user: str, media_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def unused_media(self, older_than: int, limit: int) -> list[str]:
+        """Ids of uploads created before `older_than` that no message carries, oldest first."""
+
+    @abc.abstractmethod
+    async def delete_unused_media(self, media_ids: Sequence[str]) -> list[str]:
+        """Delete those of `media_ids` still unused; return the SHA-256 digests that no
+        remaining upload names (their files may go). Never deletes an upload a message
+        carries, even one sent after `unused_media` listed it."""

@@ -130,3 +130,17 @@ ON CONFLICT (conv, user) DO UPDATE SET
 """
 LEAVE_MEMBER = "UPDATE members SET left_seq = ?, is_admin = 0 WHERE conv = ? AND user = ?"
 SET_ADMIN = "UPDATE members SET is_admin = ? WHERE conv = ? AND user = ?"
+
+# Media cleanup: uploads no message carries, oldest first.
+UNUSED_MEDIA_BEFORE = """
+SELECT id FROM media
+WHERE created_ts < ? AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.media_id = media.id)
+ORDER BY created_ts LIMIT ?
+"""
+# Deletes only if still unused: a message may have taken the upload since it was listed.
+DELETE_UNUSED_MEDIA = """
+DELETE FROM media
+WHERE id = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE messages.media_id = media.id)
+RETURNING sha256
+"""
+MEDIA_SHA256_IN_USE = "SELECT 1 FROM media WHERE sha256 = ? LIMIT 1"

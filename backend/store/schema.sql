@@ -79,3 +79,7 @@ CREATE TABLE IF NOT EXISTS mark_log (
     ts          INTEGER NOT NULL,
     PRIMARY KEY (conv, user, kind, seq)
 ) STRICT, WITHOUT ROWID;
+
+-- Media cleanup: old uploads by age; whether a stored file is still named by any upload.
+CREATE INDEX IF NOT EXISTS media_by_created ON media (created_ts);
+CREATE INDEX IF NOT EXISTS media_by_sha256 ON media (sha256);

@@ -26,6 +26,7 @@ from typing import Any, Literal, TypeVar
 
 from backend.errors import ChatError
 from backend.store import sqlite_groups as groups
+from backend.store import sqlite_media as media_ops
 from backend.store import sqlite_ops as ops
 from backend.store.base import (
     ConversationState,
@@ -274,6 +275,12 @@ class SqliteStore(Store):
 
     async def may_read_media(self, user: str, media_id: str) -> bool:
         return await self._read(partial(ops.may_read_media, user=user, media_id=media_id))
+
+    async def unused_media(self, older_than: int, limit: int) -> list[str]:
+        return await self._read(partial(media_ops.unused_media, older_than=older_than, limit=limit))
+
+    async def delete_unused_media(self, media_ids: Sequence[str]) -> list[str]:
+        return await self._write(partial(media_ops.delete_unused_media, media_ids=media_ids))
 
 
 def _migrate(db: sqlite3.Connection) -> None:
