@@ -1,0 +1,203 @@
+"""From an accepted PUBLISH (or will) to the subscribers, the way MQTT 3.1.1 says.
+
+Against amqtt's broker:
+- a message goes out at min(publish QoS, subscription QoS) [MQTT-3.8.4-6], once per
+  subscriber even when several of its filters match; amqtt sends it at the
+  subscription's QoS, and once per matching filter;
+- a message queued for an offline session is replayed with RETAIN 0 (it is not a
+  retained message), and the queue holds at most `offline_queue_limit` messages,
+  the oldest dropped first (the store, not the broker, is the source of truth);
+- deliveries and retained messages are sent without waiting for their PUBACKs: amqtt
+  waits, so one slow client stalls its own SUBSCRIBE handling, or a whole reconnect;
+- a PUBLISH to a `$` topic is dropped, and the connection goes on (amqtt stopped
+  serving it without closing it);
+- a will is published only where its client may publish;
+- clients may set RETAIN only where `may_retain` allows; elsewhere the message is
+  delivered but not kept;
+- an exception in an auth or topic plugin is logged and refuses the request (amqtt
+  lets it escape, and the client gets no answer at all).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from amqtt.broker import Broker, RetainedApplicationMessage
+from amqtt.contexts import Action
+from amqtt.events import BrokerEvents
+from amqtt.session import Session
+
+from broker.acl import is_valid_topic_name
+from broker.config import BrokerLimits
+from broker.handler import ConnectionHandler
+
+log = logging.getLogger(__name__)
+
+RetainPolicy = Callable[[str | None, str], bool]
+"""`may_retain(username, topic)`: may this account's PUBLISH with RETAIN be kept?"""
+
+
+class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
+    """Message routing of `PatchedBroker`."""
+
+    _limits: BrokerLimits
+    _may_retain: RetainPolicy
+
+    async def _handle_message_delivery(self, session: Session, handler: Any, waiter: Any) -> bool:
+        message = waiter.result()
+        await self.plugins_manager.fire_event(
+            BrokerEvents.MESSAGE_RECEIVED, client_id=session.client_id, message=message
+        )
+        if message is None:
+            return True
+        topic = message.topic
+        if topic.startswith("$") or not is_valid_topic_name(topic):
+            log.info("client %r published to %r: dropped", session.client_id, topic)
+            return True
+        if not await self._topic_filtering(session, topic, Action.PUBLISH):
+            log.info("client %r may not publish to %r: dropped", session.client_id, topic)
+            return True
+        await self.plugins_manager.fire_event(
+            BrokerEvents.MESSAGE_BROADCAST, client_id=session.client_id, message=message
+        )
+        await self._broadcast_message(session, topic, message.data, message.qos)
+        if message.publish_packet is not None and message.publish_packet.retain_flag:
+            await self._retain_if_allowed(session, topic, message.data, message.qos)
+        return True
+
+    async def _publish_will(
+        self, session: Session, topic: str, message: bytes, qos: int, retain: bool
+    ) -> None:
+        """Publish a will, if its client may publish there (amqtt never asks)."""
+        allowed = (
+            is_valid_topic_name(topic)
+            and not topic.startswith("$")
+            and await self._topic_filtering(session, topic, Action.PUBLISH)
+        )
+        if not allowed:
+            log.warning("will of %r to %r refused: not published", session.client_id, topic)
+            return
+        await self._broadcast_message(session, topic, message, qos)
+        if retain:
+            await self._retain_if_allowed(session, topic, message, qos)
+
+    async def _retain_if_allowed(self, session: Session, topic: str, data: bytes, qos: int) -> None:
+        if self._may_retain(session.username, topic):
+            await self.retain_message(session, topic, data, qos)
+        else:
+            log.debug("client %r may not retain on %r: not kept", session.client_id, topic)
+
+    async def _run_broadcast(self, running_tasks: Any) -> None:
+        broadcast = await self._broadcast_queue.get()
+        try:
+            await self._deliver(
+                broadcast["session"], broadcast["topic"], broadcast["data"], broadcast.get("qos")
+            )
+        except Exception:
+            # amqtt's broadcast loop never looks at this task's outcome.
+            log.exception("delivering a message on %r failed", broadcast.get("topic"))
+
+    async def _deliver(
+        self, source: Session | None, topic: str, data: bytes, publish_qos: int | None
+    ) -> None:
+        for session, qos in self._subscribers(topic, publish_qos).values():
+            if not await self._topic_filtering(session, topic, Action.RECEIVE):
+                continue
+            if session.transitions.state == "connected":
+                handler = self._get_handler(session)
+                if isinstance(handler, ConnectionHandler):
+                    handler.spawn(handler.mqtt_publish(topic, data, qos, retain=False))
+            elif not session.clean_session and qos > 0:  # [MQTT-3.1.2-5]
+                await self._queue_offline(
+                    session, RetainedApplicationMessage(source, topic, data, qos)
+                )
+
+    def _subscribers(self, topic: str, publish_qos: int | None) -> dict[str, tuple[Session, int]]:
+        """Each subscriber matching `topic`, once, with the QoS to deliver at."""
+        targets: dict[str, tuple[Session, int]] = {}
+        for topic_filter, subscriptions in self._subscriptions.items():
+            if not self._matches(topic, topic_filter):
+                continue
+            for session, subscription_qos in subscriptions:
+                # A message from a plugin (publish_qos None) goes at the subscription's QoS.
+                qos = (
+                    subscription_qos if publish_qos is None else min(publish_qos, subscription_qos)
+                )
+                known = targets.get(session.client_id)
+                if known is None or known[1] < qos:
+                    targets[session.client_id] = (session, qos)
+        return targets
+
+    async def _queue_offline(self, session: Session, message: Any) -> None:
+        queue = session.retained_messages
+        for _ in range(queue.qsize() - self._limits.offline_queue_limit + 1):
+            queue.get_nowait()
+            log.debug("offline queue of %r full: dropped its oldest message", session.client_id)
+        queue.put_nowait(message)
+        await self.plugins_manager.fire_event(
+            BrokerEvents.RETAINED_MESSAGE, client_id=session.client_id, retained_message=message
+        )
+
+    def _replay_offline_queue(self, session: Session, handler: ConnectionHandler) -> None:
+        """Send what was queued while the session was offline, as ordinary messages."""
+        queue = session.retained_messages
+        for _ in range(queue.qsize()):
+            message = queue.get_nowait()
+            # RETAIN 0: amqtt replays these with RETAIN 1, as if they were retained ones.
+            handler.spawn(
+                handler.mqtt_publish(message.topic, message.data, message.qos, retain=False)
+            )
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Session
+    ) -> None:
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        if not isinstance(handler, ConnectionHandler):
+            return
+        if "+" in topic_filter or "#" in topic_filter:
+            matching = [
+                m for t, m in self._retained_messages.items() if self._matches(t, topic_filter)
+            ]
+        else:
+            exact = self._retained_messages.get(topic_filter)
+            matching = [] if exact is None else [exact]
+        for retained in matching:
+            delivery_qos = min(qos, retained.qos if retained.qos is not None else qos)
+            handler.spawn(
+                handler.mqtt_publish(retained.topic, retained.data, delivery_qos, retain=True)
+            )
+
+    async def _publish_session_retained_messages(self, session: Session) -> None:
+        handler = self._get_handler(session)
+        if isinstance(handler, ConnectionHandler):
+            self._replay_offline_queue(session, handler)
+
+    async def _authenticate(self, session: Session, listener: Any) -> bool:
+        """All auth plugins that answer must say yes, and at least one must answer."""
+        verdicts = []
+        for plugin in self.plugins_manager._auth_plugins:
+            try:
+                verdict = await plugin.authenticate(session=session)
+            except Exception:
+                log.exception("auth plugin %s failed; refusing %r", plugin, session.client_id)
+                return False
+            if verdict is not None:
+                verdicts.append(bool(verdict))
+        return bool(verdicts) and all(verdicts)
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
+        """Every topic plugin must allow it. Plugins are called directly, not as tasks."""
+        if not self.plugins_manager.is_topic_filtering_enabled():
+            return True
+        for plugin in self.plugins_manager._topic_plugins:
+            try:
+                verdict = await plugin.topic_filtering(session=session, topic=topic, action=action)
+            except Exception:
+                log.exception("topic plugin %s failed on %s %r; refusing", plugin, action, topic)
+                return False
+            if not verdict:
+                return False
+        return True
