@@ -4,8 +4,9 @@ Every route but `/healthz` needs `Authorization: Bearer <token>`. Errors always 
 the contract's shape, `{"error": {"code", "message"}}`, translated once, here.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI must see the `Me` alias, local to
+# `create_app`, as an object; as a string it cannot resolve it and takes `me` for a
+# required query parameter (every authenticated route then answers 422).
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
