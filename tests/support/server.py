@@ -111,15 +111,25 @@ class ServerProcess:
         """SIGTERM and wait: the clean shutdown path. Returns the exit code."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(STOP_TIMEOUT_S)
+        code = self.process.wait(STOP_TIMEOUT_S)
+        self._close_stdout()
+        return code
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the server and its broker, mid-flight."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(STOP_TIMEOUT_S)
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(STOP_TIMEOUT_S)
+        self._close_stdout()
+
+    def _close_stdout(self) -> None:
+        # The pipe the ready line came through; left open, it is an unclosed file when the
+        # Popen is collected, which filterwarnings=error turns into a failed test run.
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
