@@ -23,6 +23,9 @@ from backend.broker_process import BrokerProcess
 from backend.gateway import BrokerAddress, Gateway
 from backend.group_service import GroupService
 from backend.http.app import create_app
+from backend.media.cleanup import run_cleanup
+from backend.media.service import MediaLimits, MediaService
+from backend.media.storage import MediaStorage
 from backend.service import ChatService
 from backend.settings import Settings
 from backend.store.sqlite import SqliteStore
@@ -69,11 +72,21 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
             service = ChatService(store)
             groups = GroupService(store, max_members=settings.max_group_members)
             gateway = Gateway(broker, service)
-            app = create_app(service, groups, gateway.publish)
+            media = await _media_service(settings, store)
+            app = create_app(service, groups, gateway.publish, media)
             http_socket = _bind(settings.host, settings.http_port)
             http = _HttpServer(uvicorn.Config(app, log_level="warning", lifespan="off"))
             async with asyncio.TaskGroup() as tasks:
                 gateway_task = tasks.create_task(gateway.run(), name="gateway")
+                cleanup_task = tasks.create_task(
+                    run_cleanup(
+                        store,
+                        media.storage,
+                        settings.unused_media_ttl_s,
+                        settings.media_cleanup_interval_s,
+                    ),
+                    name="media-cleanup",
+                )
                 await asyncio.wait_for(gateway.connected.wait(), GATEWAY_CONNECT_TIMEOUT_S)
                 http_task = tasks.create_task(http.serve(sockets=[http_socket]), name="http")
                 while not http.started:  # uvicorn offers no event for this
@@ -86,8 +99,20 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
                 log.info("shutting down")
                 http.should_exit = True
                 gateway_task.cancel()
+                cleanup_task.cancel()
     finally:
         await store.close()
+
+
+async def _media_service(settings: Settings, store: SqliteStore) -> MediaService:
+    storage = MediaStorage(settings.media_dir)
+    await asyncio.to_thread(storage.prepare)
+    limits = MediaLimits(
+        image_bytes=settings.max_image_bytes,
+        voice_bytes=settings.max_voice_bytes,
+        image_pixels=settings.max_image_pixels,
+    )
+    return MediaService(store, storage, limits)
 
 
 @contextlib.asynccontextmanager

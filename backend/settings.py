@@ -36,9 +36,22 @@ class Settings(BaseSettings):
     max_packet_bytes: int = Field(default=256 * 1024, ge=1024)
     offline_queue_limit: int = Field(default=1000, ge=1)
 
+    # Media uploads. While streaming, a body may reach the larger of the two byte limits
+    # (its kind is known only once its bytes are); the per-kind limit applies after that.
+    max_image_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_voice_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)  # decompression-bomb bound
+    # Uploads never used in a message are removed after this long.
+    unused_media_ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    media_cleanup_interval_s: float = Field(default=600.0, gt=0)
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "mqchat.db"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
 
     @property
     def embedded_broker(self) -> bool:

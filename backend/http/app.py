@@ -21,7 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend.accounts import hash_token
 from backend.errors import ChatError, NotFound, Unauthorized, UnknownUser
 from backend.group_service import GroupResult, GroupService
+from backend.http.media import media_router
 from backend.ids import is_conv_id, is_group_conv, is_user_id
+from backend.media.service import MediaService
 from backend.service import ChatService, Outgoing, conv_marks
 from backend.store.base import ConversationState, User
 
@@ -72,8 +74,14 @@ class MembersAdd(BaseModel):
     users: list[str] = Field(min_length=1, max_length=1024)
 
 
-def create_app(service: ChatService, groups: GroupService, publish: Publish) -> FastAPI:
-    """The API over `service` and `groups`; `publish` sends what group changes produce."""
+def create_app(
+    service: ChatService,
+    groups: GroupService,
+    publish: Publish,
+    media: MediaService | None = None,
+) -> FastAPI:
+    """The API over `service` and `groups` (and `media`, when given: the media routes);
+    `publish` sends what group changes produce."""
     app = FastAPI(title="mqchat", version="1", docs_url=None, redoc_url=None)
     store = service.store
     _install_error_handlers(app)
@@ -171,6 +179,8 @@ def create_app(service: ChatService, groups: GroupService, publish: Publish) -> 
         _check_users([user])
         return await group_answer(await groups.set_admin(me.id, conv, user, make_admin=False))
 
+    if media is not None:
+        app.include_router(media_router(media, current_user))
     return app
 
 
