@@ -174,6 +174,8 @@ async def _connect_notice(client: ChatClient, where: str) -> None:
             await client.connected()
     except TimeoutError:
         print(f"not connected to {where} yet; still trying", file=sys.stderr, flush=True)
+    except ChatClientError:
+        pass  # a refusal: the event reader reports it
 
 
 def _credentials(user: str | None, token: str | None) -> tuple[str, str]:

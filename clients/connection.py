@@ -44,6 +44,7 @@ class Identity:
 
     @property
     def client_id(self) -> str:
+        """The MQTT client id: `<user>` or `<user>:<tag>`."""
         return self.user if self.tag is None else f"{self.user}:{self.tag}"
 
 
@@ -66,6 +67,7 @@ def mqtt_client(host: str, port: int, identity: Identity, keepalive: int) -> aio
 
 
 def refused_credentials(error: MqttConnectError) -> bool:
+    """Whether a CONNACK refusal is about the credentials (so retrying is pointless)."""
     rc = error.rc
     code = rc if isinstance(rc, int) or rc is None else rc.value
     return code in CREDENTIAL_REFUSALS

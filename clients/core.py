@@ -43,6 +43,7 @@ class SyncRound:
     lowest_seq: dict[str, int] = field(default_factory=dict)
 
     def note(self, conv: str, seq: int, *, new: bool) -> None:
+        """A message arrived while this round was open."""
         self.new_messages += new
         self.lowest_seq[conv] = min(seq, self.lowest_seq.get(conv, seq))
 
@@ -77,9 +78,11 @@ class ClientCore:
         self._want_delivered(ack.conv)
 
     def on_receipt(self, event: wire.ReceiptEvent) -> None:
+        """A receipt update for this user's messages moves their status forward."""
         self.statuses.update(event.conv, all_delivered=event.all_delivered, all_read=event.all_read)
 
     def mark_read(self, conv: str, seq: int) -> None:
+        """The user has read `conv` up to `seq`: a `read` receipt is owed."""
         self.receipts.want(conv, read=seq)
 
     def pending_receipts(self) -> list[Receipt]:
@@ -92,6 +95,7 @@ class ClientCore:
         return {"id": request_id, "since": self.seen.since(), "limit": limit}
 
     def abandon_round(self) -> None:
+        """The round's answer will not be waited for (timeout, disconnect)."""
         self.round = None
 
     def on_sync_end(self, end: wire.SyncEnd) -> bool:
@@ -109,9 +113,11 @@ class ClientCore:
         return own
 
     def status(self, conv: str, seq: int) -> MessageStatus:
+        """The status of a message this user sent."""
         return self.statuses.status(conv, seq)
 
     def gaps(self) -> dict[str, int]:
+        """The floor of every conversation with a hole below a seen message."""
         return self.seen.gaps()
 
     def _finish_round(self, end: wire.SyncEnd) -> None:

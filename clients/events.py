@@ -122,6 +122,7 @@ class EventBuffer:
         self._closed = False
 
     def put(self, event: Event) -> None:
+        """Queue `event` for the reader."""
         if len(self._events) == self._events.maxlen:
             log.warning("event buffer full (%d); dropping the oldest event", len(self._events))
         self._events.append(event)
@@ -133,6 +134,7 @@ class EventBuffer:
         self._ready.set()
 
     async def get(self) -> Event | None:
+        """The oldest event, waiting for one; None once closed and drained."""
         while not self._events:
             if self._closed:
                 return None

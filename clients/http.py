@@ -54,6 +54,7 @@ class ChatHttp:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connection pool."""
         await self._client.aclose()
 
     async def history(

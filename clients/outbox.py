@@ -62,6 +62,7 @@ class PendingSend:
 
     @property
     def id(self) -> str:
+        """The request's client-chosen id."""
         return str(self.request["id"])
 
 
@@ -93,6 +94,7 @@ class Outbox:
         return len(self._pending)
 
     def ids(self) -> list[str]:
+        """The ids of the waiting requests, oldest first."""
         return list(self._pending)
 
     def requests(self) -> list[dict[str, Any]]:
@@ -116,6 +118,7 @@ class Outbox:
         return max(0.0, min(waits)) if waits else None
 
     def mark_published(self, request_id: str, now: float) -> None:
+        """The request was just published (again); its retry clock restarts."""
         pending = self._pending.get(request_id)
         if pending is not None:
             pending.published_at = now
@@ -159,6 +162,7 @@ class OutboxFile:
         return requests
 
     def save(self, requests: list[dict[str, Any]]) -> None:
+        """Replace the file's contents with `requests`, durably."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         document = json.dumps({"version": FILE_VERSION, "pending": requests})
         fd, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)

@@ -25,6 +25,7 @@ class Receipt:
     seq: int
 
     def to_wire(self) -> dict[str, Any]:
+        """The receipt's JSON object."""
         return {"conv": self.conv, self.kind: self.seq}
 
 

@@ -29,13 +29,12 @@ from backend import wire
 from backend.topics import ClientTopic, client_topic, presence_topic
 from clients import connection
 from clients.connection import Identity, new_request_id
-from clients.core import ClientCore
 from clients.errors import ChatClientError, ClientClosed, ConnectionRefused
-from clients.events import Event, EventBuffer, Inbound, SyncCompleted
+from clients.events import Event
 from clients.http import ChatHttp, Conversation
-from clients.outbox import Outbox, send_request
-from clients.sending import Sends
+from clients.outbox import send_request
 from clients.session import Session, SessionOptions
+from clients.state import ClientState
 from clients.status import MessageStatus
 
 log = logging.getLogger(__name__)
@@ -76,25 +75,25 @@ class ChatClient:
         self.options = SessionOptions(
             receive=receive, retry_interval=retry_interval, sync_limit=sync_limit
         )
-        self.core = ClientCore(user)
-        self._sends = Sends(Path(outbox_path) if outbox_path is not None else None)
-        self._events = EventBuffer(max_buffered_events)
-        self._connected = asyncio.Event()
-        self._synced = asyncio.Event()
-        self._stopped = asyncio.Event()
+        self.state = ClientState(
+            user,
+            self.identity.client_id,
+            Path(outbox_path) if outbox_path is not None else None,
+            max_buffered_events,
+        )
         self._watched: set[str] = set()
         self._session: Session | None = None
-        self._fatal: ChatClientError | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._connection_task: asyncio.Task[None] | None = None
         self._http = ChatHttp(http_url, token) if http_url else None
 
     @property
     def client_id(self) -> str:
+        """The MQTT client id: `<user>` or `<user>:<tag>`."""
         return self.identity.client_id
 
     async def __aenter__(self) -> Self:
-        self._sends.load()
+        self.state.sends.load()
         self._tasks = asyncio.TaskGroup()
         await self._tasks.__aenter__()
         self._connection_task = self._tasks.create_task(
@@ -121,7 +120,7 @@ class ChatClient:
             # the background tasks (bugs) come out of here.
             await self._tasks.__aexit__(None, None, None)
         finally:
-            self._stop(ClientClosed("the client is closed"))
+            self.state.stop(ClientClosed("the client is closed"))
             if self._http is not None:
                 await self._http.aclose()
 
@@ -147,18 +146,18 @@ class ChatClient:
         request = send_request(
             id or new_request_id(), text, to=to, conv=conv, kind=kind, media=media
         )
-        new, waiter = self._sends.add(request)
+        new, waiter = self.state.sends.add(request)
         if new and self._session is not None:
             self._session.outbox_due.set()
         try:
             return await waiter
         finally:
-            self._sends.forget_waiter(request["id"], waiter)
+            self.state.sends.forget_waiter(request["id"], waiter)
 
     async def mark_read(self, conv: str, seq: int) -> None:
         """Mark every message of `conv` up to `seq` read (sent now if connected, else on reconnect)."""
         self._check_open()
-        self.core.mark_read(conv, seq)
+        self.state.core.mark_read(conv, seq)
         if self._session is not None:
             await self._session.send_receipts()
 
@@ -185,14 +184,14 @@ class ChatClient:
 
     async def connected(self) -> None:
         """Wait until connected to the broker."""
-        await self._until(self._connected)
+        await self.state.until(self.state.connected)
 
     async def synced(self) -> None:
         """Wait until the first full sync after the current (or next) connection is done.
 
         A send-only client (`receive=False`) counts as synced once connected.
         """
-        await self._until(self._synced)
+        await self.state.until(self.state.synced)
 
     async def events(self) -> AsyncGenerator[Event, None]:
         """Everything the server says, in arrival order; messages once each per `(conv, seq)`.
@@ -201,22 +200,22 @@ class ChatClient:
         credentials. Events wait in a buffer of `max_buffered_events` (the oldest are
         dropped past that) until read; meant for one reader at a time.
         """
-        while (event := await self._events.get()) is not None:
+        while (event := await self.state.events.get()) is not None:
             yield event
-        if isinstance(self._fatal, ConnectionRefused):
-            raise self._fatal
+        if isinstance(self.state.fatal, ConnectionRefused):
+            raise self.state.fatal
 
     def status(self, conv: str, seq: int) -> MessageStatus:
         """`sent`, `delivered` or `read` for a message this user sent, with its marks."""
-        return self.core.status(conv, seq)
+        return self.state.core.status(conv, seq)
 
     def conversation_marks(self, conv: str) -> wire.ConvMarks | None:
         """The marks of `conv` from the latest sync batch end, if any mentioned it."""
-        return self.core.marks.get(conv)
+        return self.state.core.marks.get(conv)
 
     def pending_sends(self) -> list[str]:
         """Ids of the send requests still waiting for their ack, oldest first."""
-        return self._sends.outbox.ids()
+        return self.state.outbox.ids()
 
     # HTTP
 
@@ -241,7 +240,7 @@ class ChatClient:
                 await self._connect_once()
             except MqttConnectError as exc:
                 if connection.refused_credentials(exc):
-                    self._stop(ConnectionRefused(self.user, str(exc)))
+                    self.state.stop(ConnectionRefused(self.user, str(exc)))
                     return
                 log.warning("%s: connection refused (%s); retrying", self.client_id, exc)
             except aiomqtt.MqttError as exc:
@@ -254,81 +253,23 @@ class ChatClient:
     async def _connect_once(self) -> None:
         mqtt = connection.mqtt_client(self.host, self.mqtt_port, self.identity, self.keepalive)
         async with mqtt:
-            session = Session(mqtt, self, self.options)
+            session = Session(mqtt, self.state, self.options)
             try:
                 await session.open(sorted(presence_topic(user) for user in self._watched))
                 self._session = session
-                self._connected.set()
+                self.state.connected.set()
                 await session.run()
             finally:
                 self._session = None
-                self._connected.clear()
-                self._synced.clear()
-                self.core.abandon_round()
-
-    # Called by the session as things arrive
-
-    def dispatch(self, item: Inbound) -> None:
-        """Apply one decoded publication: settle sends, update state, queue the event."""
-        match item:
-            case wire.Message():
-                if not self.core.on_message(item):
-                    return
-            case wire.Ack():
-                self.core.on_own_message(item)
-                self._sends.settle(item)
-            case wire.AckError():
-                self._sends.settle(item)
-            case wire.ReceiptEvent():
-                self.core.on_receipt(item)
-            case wire.SyncEnd():
-                return  # consumed by the session's sync loop
-        self.emit(item)
-
-    def emit(self, event: Event) -> None:
-        self._events.put(event)
-
-    def on_synced(self, convs: dict[str, wire.ConvMarks]) -> None:
-        self._synced.set()
-        self.emit(SyncCompleted(convs))
-
-    def on_connected_send_only(self) -> None:
-        self._synced.set()
-
-    @property
-    def outbox(self) -> Outbox:
-        return self._sends.outbox
+                self.state.on_disconnected()
 
     # Internals
 
-    def _stop(self, error: ChatClientError) -> None:
-        """Wake every waiter with `error`; a refusal is kept to be raised by later calls."""
-        if self._fatal is None or isinstance(error, ConnectionRefused):
-            self._fatal = error
-        self._sends.fail_all(error)
-        self._stopped.set()
-        self._events.close()
-
     def _check_open(self) -> None:
-        if self._fatal is not None:
-            raise self._fatal
+        if self.state.fatal is not None:
+            raise self.state.fatal
         if self._tasks is None:
             raise ChatClientError("use the client inside `async with`")
-
-    async def _until(self, event: asyncio.Event) -> None:
-        if not event.is_set():
-            waits = [
-                asyncio.ensure_future(event.wait()),
-                asyncio.ensure_future(self._stopped.wait()),
-            ]
-            try:
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for wait in waits:
-                    wait.cancel()
-        if not event.is_set():
-            assert self._fatal is not None
-            raise self._fatal
 
     def _api(self) -> ChatHttp:
         if self._http is None:

@@ -60,9 +60,11 @@ class SeenTracker:
         return self._of(conv).add(seq)
 
     def raise_floor(self, conv: str, to: int) -> None:
+        """See `SeenSeqs.raise_floor`."""
         self._of(conv).raise_floor(to)
 
     def floor(self, conv: str) -> int:
+        """Every seq of `conv` up to this one has been seen."""
         seen = self.convs.get(conv)
         return seen.floor if seen else 0
 

@@ -10,7 +10,7 @@ The loops run in one TaskGroup, as named tasks, beside the reader in the foregro
   burst of messages costs one cumulative receipt per conversation;
 - `mqchat-holes` asks for a sync when a hole below a seen message does not fill by itself.
 When the reader sees the connection drop, the group cancels the loops; the client's state
-(outbox, seen seqs, receipts owed) lives on in the `ChatClient` for the next session.
+(outbox, seen seqs, receipts owed) lives on in `ClientState` for the next session.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 import aiomqtt
 
 from backend import wire
 from backend.topics import ClientTopic, InboxTopic, client_topic, inbox_filter, inbox_topic
 from clients.connection import OFFLINE, ONLINE, new_request_id
-from clients.core import ClientCore
 from clients.errors import ChatClientError
-from clients.events import Inbound, decode_publication
-from clients.outbox import Outbox
+from clients.events import decode_publication
+from clients.state import ClientState
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +40,19 @@ SUBACK_FAILURE = 0x80
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
+    """How a client behaves on each connection (see `ChatClient` for the meanings)."""
+
     receive: bool = True
     retry_interval: float = 5.0
     sync_limit: int = 500
 
 
-class SessionHost(Protocol):
-    """What a session needs of its client (the state that outlives one connection)."""
-
-    @property
-    def user(self) -> str: ...
-    @property
-    def client_id(self) -> str: ...
-    @property
-    def core(self) -> ClientCore: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    def dispatch(self, item: Inbound) -> None: ...
-    def on_synced(self, convs: dict[str, wire.ConvMarks]) -> None: ...
-    def on_connected_send_only(self) -> None: ...
-
-
 class Session:
     """The loops of one connection; `run()` returns (raising MqttError) when it drops."""
 
-    def __init__(self, mqtt: aiomqtt.Client, host: SessionHost, options: SessionOptions) -> None:
+    def __init__(self, mqtt: aiomqtt.Client, state: ClientState, options: SessionOptions) -> None:
         self.mqtt = mqtt
-        self.host = host
+        self.state = state
         self.options = options
         self.outbox_due = asyncio.Event()
         self.receipts_due = asyncio.Event()
@@ -76,11 +60,11 @@ class Session:
         self._round_end: asyncio.Future[wire.SyncEnd] | None = None
 
     def _topic(self, kind: ClientTopic) -> str:
-        return client_topic(self.host.user, kind)
+        return client_topic(self.state.user, kind)
 
     async def open(self, presence_filters: list[str]) -> None:
         """Subscribe (QoS 1) and, for a receiving client, announce being online."""
-        user = self.host.user
+        user = self.state.user
         if self.options.receive:
             filters = [inbox_filter(user)]
         else:
@@ -90,15 +74,17 @@ class Session:
             await self.mqtt.publish(self._topic(ClientTopic.PRESENCE), ONLINE, qos=1)
 
     async def subscribe(self, filters: list[str]) -> None:
+        """Subscribe at QoS 1; a refusal (SUBACK 0x80) is logged, not raised."""
         granted = await self.mqtt.subscribe([(topic_filter, 1) for topic_filter in filters])
         for topic_filter, code in zip(filters, granted, strict=False):
             value = getattr(code, "value", code)  # an int, or a paho ReasonCode
             if isinstance(value, int) and value >= SUBACK_FAILURE:
                 log.warning(
-                    "%s: the broker refused the subscription %r", self.host.client_id, topic_filter
+                    "%s: the broker refused the subscription %r", self.state.client_id, topic_filter
                 )
 
     async def run(self) -> None:
+        """Run the loops until the connection drops; then raise its MqttError."""
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._outbox_loop(), name="mqchat-outbox")
@@ -109,7 +95,7 @@ class Session:
                     tasks.create_task(self._receipt_loop(), name="mqchat-receipts")
                     tasks.create_task(self._hole_watch(), name="mqchat-holes")
                 else:
-                    self.host.on_connected_send_only()
+                    self.state.on_connected_send_only()
                 await self._read()
         except* aiomqtt.MqttError as errors:
             raise errors.exceptions[0] from None
@@ -122,7 +108,7 @@ class Session:
 
     async def send_receipts(self) -> None:
         """Publish every receipt owed, at once; those that fail stay owed."""
-        receipts = self.host.core.pending_receipts()
+        receipts = self.state.core.pending_receipts()
         if not receipts:
             return
         topic = self._topic(ClientTopic.RECEIPT)
@@ -135,10 +121,10 @@ class Session:
         )
         for receipt, result in zip(receipts, results, strict=True):
             if isinstance(result, BaseException):
-                log.info("%s: receipt %s not sent (%r)", self.host.client_id, receipt, result)
+                log.info("%s: receipt %s not sent (%r)", self.state.client_id, receipt, result)
                 self.receipts_due.set()
             else:
-                self.host.core.receipts.confirm(receipt)
+                self.state.core.receipts.confirm(receipt)
 
     async def _read(self) -> None:
         async for message in self.mqtt.messages:
@@ -146,25 +132,25 @@ class Session:
             body = (
                 bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload).encode()
             )
-            item = decode_publication(self.host.user, message.topic.value, body)
+            item = decode_publication(self.state.user, message.topic.value, body)
             if item is None:
                 continue
             if isinstance(item, wire.SyncEnd):
                 self._on_sync_end(item)
             elif isinstance(item, wire.ErrorNotice):
                 self._on_error_notice(item)
-            self.host.dispatch(item)
+            self.state.dispatch(item)
             if isinstance(item, wire.Message | wire.Ack):
                 self.receipts_due.set()
 
     def _on_sync_end(self, end: wire.SyncEnd) -> None:
-        own = self.host.core.on_sync_end(end)
+        own = self.state.core.on_sync_end(end)
         if own and self._round_end is not None and not self._round_end.done():
             self._round_end.set_result(end)
         self.receipts_due.set()
 
     def _on_error_notice(self, notice: wire.ErrorNotice) -> None:
-        current = self.host.core.round
+        current = self.state.core.round
         waiting = self._round_end
         if current is not None and notice.id == current.id and waiting and not waiting.done():
             error = notice.error
@@ -174,7 +160,7 @@ class Session:
         while True:
             await self.sync_wanted.wait()
             self.sync_wanted.clear()
-            self.host.on_synced(await self._sync_fully())
+            self.state.on_synced(await self._sync_fully())
 
     async def _sync_fully(self) -> dict[str, wire.ConvMarks]:
         """Sync batch after batch until the server says there is no more."""
@@ -189,7 +175,7 @@ class Session:
 
     async def _sync_round(self) -> wire.SyncEnd | None:
         """One request and its batch; None if it failed or went unanswered (then retried)."""
-        core = self.host.core
+        core = self.state.core
         request = core.start_round(new_request_id(), self.options.sync_limit)
         self._round_end = asyncio.get_running_loop().create_future()
         try:
@@ -200,7 +186,7 @@ class Session:
                 return await self._round_end
         except (aiomqtt.MqttError, TimeoutError, ChatClientError) as exc:
             log.warning(
-                "%s: sync round failed (%s); retrying", self.host.client_id, exc or "timeout"
+                "%s: sync round failed (%s); retrying", self.state.client_id, exc or "timeout"
             )
             core.abandon_round()
             return None
@@ -219,15 +205,15 @@ class Session:
         previous: dict[str, int] = {}
         while True:
             await asyncio.sleep(HOLE_CHECK_S)
-            holes = self.host.core.gaps()
+            holes = self.state.core.gaps()
             # A hole that outlives a check is not a message still on its way: ask the store.
-            if holes and holes == previous and self.host.core.round is None:
-                log.info("%s: holes below %s; syncing", self.host.client_id, holes)
+            if holes and holes == previous and self.state.core.round is None:
+                log.info("%s: holes below %s; syncing", self.state.client_id, holes)
                 self.sync_wanted.set()
             previous = holes
 
     async def _outbox_loop(self) -> None:
-        outbox = self.host.outbox
+        outbox = self.state.outbox
         outbox.mark_all_due()
         loop = asyncio.get_running_loop()
         topic = self._topic(ClientTopic.SEND)
@@ -247,7 +233,7 @@ class Session:
             for pending, result in zip(due, results, strict=True):
                 if isinstance(result, BaseException):
                     log.info(
-                        "%s: send %s not published (%r)", self.host.client_id, pending.id, result
+                        "%s: send %s not published (%r)", self.state.client_id, pending.id, result
                     )
             wait = outbox.next_due_in(loop.time(), self.options.retry_interval)
             try:

@@ -54,6 +54,7 @@ class StatusBoard:
         marks.delivered = max(marks.delivered, all_delivered, marks.read)
 
     def status(self, conv: str, seq: int) -> MessageStatus:
+        """The status of message `seq` of `conv`, as far as this board knows."""
         marks = self.convs.get(conv, _Everyone())
         state = message_state(seq, all_delivered=marks.delivered, all_read=marks.read)
         return MessageStatus(state, marks.delivered, marks.read)

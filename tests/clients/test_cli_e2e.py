@@ -88,6 +88,7 @@ def test_errors_are_one_line_and_a_nonzero_exit(
     assert_one_error_line(mqchat("send", "hi", env=env), "--to", "--conv")
     wrong = {**env, "MQCHAT_TOKEN": "wrong"}
     assert_one_error_line(mqchat("send", "--to", "nobody-here", "hi", env=wrong), "refused")
+    assert_one_error_line(mqchat("listen", env=wrong), "refused")
     no_token = {key: value for key, value in env.items() if key != "MQCHAT_TOKEN"}
     assert_one_error_line(mqchat("send", "--to", "x", "hi", env=no_token), "token")
     assert_one_error_line(mqchat("history", "dm:a:b", env=wrong), "401")
