@@ -32,6 +32,13 @@ def photo(
     return buffer.getvalue()
 
 
+def noise(width: int, height: int, fmt: str = "PNG") -> bytes:
+    """A picture of random grey noise: compresses badly, so it is large for its size."""
+    buffer = io.BytesIO()
+    Image.effect_noise((width, height), 80).save(buffer, fmt)
+    return buffer.getvalue()
+
+
 def jpeg_with_gps(width: int = 64, height: int = 48, orientation: int = 6) -> bytes:
     """A JPEG carrying EXIF GPS coordinates, a camera maker, an orientation and a comment."""
     exif = Image.Exif()

@@ -1,0 +1,243 @@
+"""What the media API refuses, end to end: lies, corrupt files, bombs, oversize, path tricks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import UserFactory
+from tests.support import media_files
+from tests.support.media_http import (
+    bearer,
+    client,
+    stored_files,
+    temp_files,
+    upload,
+    uploaded,
+)
+from tests.support.mqtt import connect
+from tests.support.server import ServerProcess
+
+MiB = 1024 * 1024
+DEFAULT_LIMIT = 16 * MiB
+
+
+@pytest.fixture(scope="module")
+def uploader(server: ServerProcess) -> str:
+    """One user's token for the tests that only upload (a user costs a CLI run)."""
+    (token,) = server.add_users(["refusals-uploader"]).values()
+    return token
+
+
+LIES = {
+    "png-as-ogg": (media_files.photo(fmt="PNG"), "audio/ogg"),
+    "ogg-as-png": (media_files.ogg_opus(), "image/png"),
+    "mp3-as-jpeg": (media_files.mp3(), "image/jpeg"),
+    "gif-as-webm": (media_files.animated_gif(), "video/webm"),
+    "jpeg-as-text": (media_files.photo(), "text/plain"),
+    "text-as-png": (b"just some words, honestly an image\n" * 20, "image/png"),
+    "html-as-gif": (b"<html><script>alert(1)</script></html>", "image/gif"),
+    "text-unlabelled": (b"no magic number here at all" * 10, None),
+    "bmp-as-image": (media_files.photo(fmt="BMP"), "image/bmp"),
+    "matroska-as-webm": (media_files.webm(doc_type=b"matroska"), "audio/webm"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LIES))
+async def test_bytes_that_are_not_what_they_claim_are_refused(
+    server: ServerProcess, uploader: str, name: str
+) -> None:
+    data, declared = LIES[name]
+    before = stored_files(server)
+    async with client(server, uploader) as http:
+        response = await upload(http, data, declared)
+    assert response.status_code == 415, response.text
+    assert response.json()["error"]["code"] == "unsupported_type"
+    assert stored_files(server) == before
+    assert temp_files(server) == []
+
+
+def _cut(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+BROKEN = {
+    "jpeg-truncated": (_cut(media_files.photo(400, 300, "JPEG")), "image/jpeg"),
+    "png-truncated": (_cut(media_files.photo(400, 300, "PNG")), "image/png"),
+    "webp-truncated": (_cut(media_files.photo(400, 300, "WEBP")), "image/webp"),
+    "gif-truncated": (_cut(media_files.animated_gif()), "image/gif"),
+    "png-header-only": (media_files.photo(fmt="PNG")[:40], "image/png"),
+    "ogg-truncated": (media_files.ogg_opus(150)[:-50], "audio/ogg"),
+    "mp3-truncated": (media_files.mp3(100)[:-100], "audio/mpeg"),
+    "m4a-truncated": (media_files.m4a()[:-100], "audio/mp4"),
+    "webm-truncated": (media_files.webm()[:-5], "audio/webm"),
+    "m4a-with-video": (media_files.m4a(with_video=True), "audio/mp4"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+async def test_truncated_and_corrupt_files_are_refused_and_nothing_is_kept(
+    server: ServerProcess, uploader: str, name: str
+) -> None:
+    data, declared = BROKEN[name]
+    before = stored_files(server)
+    async with client(server, uploader) as http:
+        response = await upload(http, data, declared)
+    assert response.status_code == 415, response.text
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_type"
+    assert "corrupt or truncated" in error["message"] or "not a valid" in error["message"]
+    assert stored_files(server) == before
+    assert temp_files(server) == []
+
+
+async def test_a_decompression_bomb_is_refused(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    (token,) = make_users("alice").values()
+    bomb = media_files.png_bomb(30_000, 30_000)
+    assert len(bomb) < 2000  # 900 megapixels declared in a couple of kilobytes
+    async with client(server, token) as http:
+        response = await upload(http, bomb, "image/png")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+    assert "pixels" in response.json()["error"]["message"]
+    assert temp_files(server) == []
+
+
+async def _chunks(total: int, head: bytes = b"\x89PNG\r\n\x1a\n") -> AsyncIterator[bytes]:
+    """`total` bytes in 1 MiB chunks, produced as they are sent (never held whole)."""
+    yield head
+    sent = len(head)
+    while sent < total:
+        chunk = min(MiB, total - sent)
+        yield bytes(chunk)
+        sent += chunk
+
+
+async def test_an_oversize_upload_is_refused_while_streaming_and_leaves_nothing(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    (token,) = make_users("alice").values()
+    before = stored_files(server)
+    async with client(server, token) as http:
+        streamed = await upload(http, _chunks(DEFAULT_LIMIT + MiB), "image/png")  # chunked
+        assert streamed.status_code == 413
+        assert streamed.json()["error"]["code"] == "too_large"
+        with_length = await http.post(
+            "/v1/media",
+            content=bytes(DEFAULT_LIMIT + 1),
+            headers={"Content-Type": "image/png"},
+        )
+        assert with_length.status_code == 413
+        # The connection is still good for the next request.
+        assert (await upload(http, media_files.photo(), "image/jpeg")).status_code == 201
+    assert temp_files(server) == []
+    assert len(stored_files(server) - before) == 2  # the photo and its thumbnail only
+
+
+async def test_exactly_the_limit_is_streamed_in_full_before_the_type_is_judged(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    (token,) = make_users("alice").values()
+    async with client(server, token) as http:
+        response = await upload(http, _chunks(DEFAULT_LIMIT), "image/png")
+    # Not refused for its size: refused because a PNG signature and zeros are no image.
+    assert response.status_code == 415, response.text
+    assert temp_files(server) == []
+
+
+async def test_empty_and_unauthenticated_uploads(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    (token,) = make_users("alice").values()
+    async with client(server, token) as http:
+        empty = await upload(http, b"", "image/png")
+        assert empty.status_code == 400
+        assert empty.json()["error"]["code"] == "invalid"
+    async with httpx.AsyncClient(base_url=server.http_url) as anonymous:
+        for headers in ({}, bearer("not-a-token")):
+            response = await anonymous.post(
+                "/v1/media", content=media_files.photo(), headers=headers
+            )
+            assert response.status_code == 401
+    assert temp_files(server) == []
+
+
+async def test_ids_are_never_paths(server: ServerProcess, make_users: UserFactory) -> None:
+    (token,) = make_users("alice").values()
+    async with client(server, token) as http:
+        media = await uploaded(http, media_files.photo(), "image/jpeg")
+        sha256 = media["sha256"]
+        tricks = [
+            "/v1/media/..%2F..%2Fmqchat.db",
+            "/v1/media/..%2fmqchat.db",
+            "/v1/media/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+            "/v1/media/%00",
+            f"/v1/media/{media['id']}%00",
+            f"/v1/media/{media['id']}%2F..",
+            "/v1/media/tmp",
+            f"/v1/media/{sha256}",  # a stored file's name is not an id
+            f"/v1/media/{sha256}/thumbnail",
+            f"/v1/media/{str(sha256)[:2]}%2F{str(sha256)[2:4]}%2F{sha256}",
+            "/v1/media/" + "A" * 22,  # well-formed, unknown
+            "/v1/media/" + "A" * 5000,
+            "/v1/media/..",
+            "/v1/media/...",
+        ]
+        for path in tricks:
+            response = await http.get(path)
+            assert response.status_code == 404, path
+            assert response.json()["error"]["code"] == "not_found", path
+
+
+async def test_only_the_uploader_and_members_who_saw_it_may_read(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    tokens = make_users("alice", "bob", "carol")
+    alice, bob, carol = tokens
+    async with client(server, tokens[alice]) as http:
+        media = await uploaded(http, media_files.photo(), "image/jpeg")
+    url = f"/v1/media/{media['id']}"
+    async with client(server, tokens[bob]) as http:
+        before_sending = await http.get(url)
+        unknown = await http.get("/v1/media/" + "Z" * 22)
+    # Not shared yet looks exactly like not there: existence is not revealed.
+    assert before_sending.status_code == unknown.status_code == 404
+    assert before_sending.json()["error"]["code"] == unknown.json()["error"]["code"]
+    async with connect(server.mqtt_port, alice, tokens[alice]) as sender:
+        ack = await sender.send({"id": "i1", "to": bob, "kind": "image", "media": media["id"]})
+        assert "error" not in ack, ack
+    async with client(server, tokens[bob]) as http:
+        assert (await http.get(url)).status_code == 200
+        assert (await http.get(f"{url}/thumbnail")).status_code == 200
+    async with client(server, tokens[carol]) as http:
+        assert (await http.get(url)).status_code == 404
+        assert (await http.get(f"{url}/thumbnail")).status_code == 404
+
+
+async def test_media_of_another_user_or_kind_cannot_be_sent(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    tokens = make_users("alice", "bob")
+    alice, bob = tokens
+    async with client(server, tokens[alice]) as http:
+        image = await uploaded(http, media_files.photo(), "image/jpeg")
+    async with client(server, tokens[bob]) as http:
+        voice = await uploaded(http, media_files.ogg_opus(), "audio/ogg")
+    async with connect(server.mqtt_port, bob, tokens[bob]) as peer:
+        refused = [
+            await peer.send({"id": "s1", "to": alice, "kind": "image", "media": image["id"]}),
+            await peer.send({"id": "s2", "to": alice, "kind": "image", "media": voice["id"]}),
+            await peer.send({"id": "s3", "to": alice, "kind": "voice", "media": "A" * 22}),
+        ]
+        for ack in refused:
+            assert ack["error"]["code"] == "media_not_found", ack
+        accepted = await peer.send({"id": "s4", "to": alice, "kind": "voice", "media": voice["id"]})
+        assert "error" not in accepted, accepted
+    async with client(server, tokens[alice]) as http:
+        # Bob's failed attempt did not share Alice's image with anyone new, and the voice
+        # note he did send is now hers to hear.
+        assert (await http.get(f"/v1/media/{voice['id']}")).status_code == 200
