@@ -20,14 +20,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process.start()
     yield process
     code = process.stop()
-    close_pipes(process)
     assert code == 0, f"server exited with {code}; log:\n{process.log()}"
-
-
-def close_pipes(process: ServerProcess) -> None:
-    """`ServerProcess` leaves the child's stdout pipe open (a ResourceWarning, an error here)."""
-    if process.process is not None and process.process.stdout is not None:
-        process.process.stdout.close()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clients.events import SyncCompleted
-from tests.clients.conftest import UserFactory, close_pipes
+from tests.clients.conftest import UserFactory
 from tests.clients.proxy import AckDroppingProxy
 from tests.clients.support import (
     WAIT_S,
@@ -58,7 +58,6 @@ def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
     process.start()
     yield process
     process.kill()
-    close_pipes(process)
 
 
 @pytest.mark.slow
@@ -83,7 +82,6 @@ async def test_an_ack_lost_to_a_crash_is_retried_after_reconnect(own_server: Ser
             assert not sending.done()
 
             own_server.kill()
-            close_pipes(own_server)
             own_server.start()  # same ports, same data
 
             async with asyncio.timeout(RESTART_WAIT_S):
@@ -104,6 +102,5 @@ async def test_sync_completed_follows_every_reconnect(own_server: ServerProcess)
     async with client(own_server, "carol", tokens["carol"]) as carol:
         await next_event(carol, SyncCompleted)
         own_server.kill()
-        close_pipes(own_server)
         own_server.start()
         await next_event(carol, SyncCompleted, timeout=RESTART_WAIT_S)

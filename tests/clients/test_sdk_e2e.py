@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from backend import wire
@@ -217,3 +218,50 @@ async def test_sync_completed_is_an_event_too(
     async with client(server, alice_id, tokens[alice_id]) as alice:
         done = await next_event(alice, SyncCompleted)
         assert dict(done.convs) == {}
+
+
+async def test_group_messages_receipts_and_a_late_member(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    tokens = make_users("alice", "bob", "carol", "dave")
+    alice_id, bob_id, carol_id, dave_id = tokens
+    async with httpx.AsyncClient(
+        base_url=server.http_url, headers={"Authorization": f"Bearer {tokens[alice_id]}"}
+    ) as admin:
+        created = await admin.post(
+            "/v1/groups", json={"name": "team", "members": [bob_id, carol_id]}
+        )
+        assert created.status_code == 201, created.text
+        conv = created.json()["conv"]
+        async with (
+            client(server, alice_id, tokens[alice_id]) as alice,
+            client(server, bob_id, tokens[bob_id]) as bob,
+            client(server, carol_id, tokens[carol_id]) as carol,
+        ):
+            async with asyncio.timeout(WAIT_S):
+                for member in (alice, bob, carol):
+                    await member.synced()
+                ack = await alice.send("hi team", conv=conv)
+            for member in (bob, carol):
+                message = await next_event(member, wire.Message, lambda m: m.seq == ack.seq)
+                assert (message.sender, message.text) == (alice_id, "hi team")
+            # Both members confirm by themselves: alice sees it delivered to everyone.
+            await next_event(alice, wire.ReceiptEvent, lambda r: r.all_delivered >= ack.seq)
+            assert alice.status(conv, ack.seq).state == "delivered"
+            async with asyncio.timeout(WAIT_S):
+                reply = await bob.send("hi alice", conv=conv)
+            await next_event(alice, wire.Message, lambda m: m.seq == reply.seq)
+            await next_event(bob, wire.ReceiptEvent, lambda r: r.all_delivered >= reply.seq)
+
+            added = await admin.post(f"/v1/groups/{conv}/members", json={"users": [dave_id]})
+            assert added.status_code == 200, added.text
+            async with asyncio.timeout(WAIT_S):
+                later = await carol.send("welcome", conv=conv)
+            # dave was offline: he syncs from the event that added him, and confirms it.
+            async with client(server, dave_id, tokens[dave_id]) as dave:
+                shown = await collect_until_synced(dave)
+                assert [m.kind for m in shown] == ["event", "text"]
+                assert shown[0].event is not None
+                assert (shown[0].event.type, shown[0].event.users) == ("member_added", [dave_id])
+                assert (shown[1].seq, shown[1].text) == (later.seq, "welcome")
+                await next_event(carol, wire.ReceiptEvent, lambda r: r.all_delivered >= later.seq)
