@@ -39,6 +39,14 @@ Token = Annotated[
 ]
 
 
+# Common options a command has no use for: accepted (hidden), so that scripts can pass the
+# same connection flags to every command.
+UnusedHttpUrl = Annotated[str | None, typer.Option("--http-url", hidden=True)]
+UnusedHost = Annotated[str | None, typer.Option("--host", hidden=True)]
+UnusedMqttPort = Annotated[str | None, typer.Option("--mqtt-port", hidden=True)]
+UnusedUser = Annotated[str | None, typer.Option("--user", hidden=True)]
+
+
 def register_client_commands(app: typer.Typer) -> None:
     """Add the client commands to the `mqchat` app."""
     app.command("send")(send)
@@ -64,6 +72,7 @@ def send(
     mqtt_port: MqttPort = 1883,
     user: User = None,
     token: Token = None,
+    _http_url: UnusedHttpUrl = None,
 ) -> None:
     """Send a message; print the conversation and seq it was stored under."""
     user, token = _credentials(user, token)
@@ -95,6 +104,7 @@ def listen(
     mqtt_port: MqttPort = 1883,
     user: User = None,
     token: Token = None,
+    _http_url: UnusedHttpUrl = None,
 ) -> None:
     """Connect, sync, and print each message as it arrives, one line each, until Ctrl-C."""
     user, token = _credentials(user, token)
@@ -125,6 +135,9 @@ def history(
     before: Annotated[int | None, typer.Option(help="Only messages before this seq.")] = None,
     http_url: HttpUrl = "http://127.0.0.1:8080",
     token: Token = None,
+    _host: UnusedHost = None,
+    _mqtt_port: UnusedMqttPort = None,
+    _user: UnusedUser = None,
 ) -> None:
     """Print a conversation's latest messages (or those before --before), oldest first."""
     if not token:

@@ -107,7 +107,13 @@ def test_history_prints_oldest_first(server: ServerProcess, make_users: UserFact
         f"[{conv} #2] {alice_id}: b",
         f"[{conv} #3] {alice_id}: c",
     ]
-    older = mqchat("history", conv, "--before", "2", env=cli_env(server, bob_id, tokens[bob_id]))
+    # The same connection flags as for send and listen are accepted (and unused).
+    older = mqchat(
+        "history", conv, "--before", "2",
+        "--host", HOST, "--mqtt-port", str(server.mqtt_port), "--user", bob_id,
+        env=cli_env(server, bob_id, tokens[bob_id]),
+    )  # fmt: skip
+    assert older.returncode == 0, older.stderr
     assert older.stdout.splitlines() == [f"[{conv} #1] {alice_id}: a"]
 
 
