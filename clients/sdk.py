@@ -68,6 +68,10 @@ class ChatClient:
         max_buffered_events: int = MAX_BUFFERED_EVENTS,
     ) -> None:
         self.identity = Identity(user, token, tag)
+        if not 1 <= sync_limit <= wire.SYNC_LIMIT_CAP:
+            raise ValueError(f"sync_limit must be 1 to {wire.SYNC_LIMIT_CAP}")
+        if retry_interval <= 0:
+            raise ValueError("retry_interval must be positive")
         self.user = user
         self.host = host
         self.mqtt_port = mqtt_port
