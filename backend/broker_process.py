@@ -58,6 +58,7 @@ class BrokerProcess:
 
 
 def broker_arguments(settings: Settings) -> list[str]:
+    """The broker's settings as its command line: the child reads no config file."""
     return [
         "--data-dir",
         str(settings.data_dir),
@@ -65,6 +66,14 @@ def broker_arguments(settings: Settings) -> list[str]:
         settings.host,
         "--port",
         str(settings.mqtt_port),
+        "--max-connections",
+        str(settings.max_connections),
+        "--connect-timeout",
+        str(settings.connect_timeout_s),
+        "--max-packet-bytes",
+        str(settings.max_packet_bytes),
+        "--offline-queue-limit",
+        str(settings.offline_queue_limit),
     ]
 
 

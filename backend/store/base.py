@@ -155,7 +155,8 @@ class Store(abc.ABC):
     async def apply_receipt(self, command: ReceiptCommand) -> ReceiptResult: ...
 
     @abc.abstractmethod
-    async def sync(self, user: str, since: dict[str, int], limit: int) -> SyncBatch: ...
+    async def sync(self, user: str, since: dict[str, int], limit: int) -> SyncBatch:
+        """What the user has not confirmed; reflects every write submitted before the call."""
 
     @abc.abstractmethod
     async def history(self, user: str, conv: str, before: int | None, limit: int) -> list[Message]:

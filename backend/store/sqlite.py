@@ -199,6 +199,9 @@ class SqliteStore(Store):
         return await self._write(partial(ops.apply_receipt, command=command))
 
     async def sync(self, user: str, since: dict[str, int], limit: int) -> SyncBatch:
+        # A barrier: wait until every write submitted before this sync has committed, so a
+        # client's `delivered` receipt followed by a sync is seen by that sync.
+        await self._write(_nothing)
         return await self._read(partial(ops.sync, user=user, since=since, limit=limit))
 
     async def history(self, user: str, conv: str, before: int | None, limit: int) -> list[Message]:
@@ -281,6 +284,10 @@ class SqliteStore(Store):
 
     async def delete_unused_media(self, media_ids: Sequence[str]) -> list[str]:
         return await self._write(partial(media_ops.delete_unused_media, media_ids=media_ids))
+
+
+def _nothing(db: sqlite3.Connection) -> None:
+    """A write job that writes nothing: its completion marks a point in the write order."""
 
 
 def _migrate(db: sqlite3.Connection) -> None:

@@ -241,3 +241,15 @@ async def test_everything_survives_reopening(tmp_path: Path) -> None:
         assert state.mine == Marks(1, 0)
     finally:
         await reopened.close()
+
+
+async def test_sync_sees_every_write_submitted_before_it(store: Store) -> None:
+    for i in range(6):
+        await store.send(text("alice", f"a{i}"))
+    # Submitted, not awaited: a client's receipt followed at once by its sync.
+    receipt = asyncio.ensure_future(
+        store.apply_receipt(ReceiptCommand("bob", DM, delivered=4, read=None, ts=1))
+    )
+    batch = await store.sync("bob", {}, limit=100)
+    await receipt
+    assert [m.seq for m in batch.messages] == [5, 6]
