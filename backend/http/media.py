@@ -15,9 +15,10 @@ from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from backend.errors import NotFound, TooLarge
+from backend.errors import InvalidRequest, NotFound, TooLarge
 from backend.http import ranges
 from backend.http.uploads import MULTIPART_OVERHEAD_BYTES, declared_length, drain, upload_body
 from backend.media.service import MediaService, StoredFile
@@ -48,6 +49,9 @@ def media_router(media: MediaService, current_user: CurrentUser) -> APIRouter:
         except TooLarge:
             await drain(stream, limit)
             raise
+        except ClientDisconnect:
+            # Nobody is left to answer; say so quietly rather than as a server error.
+            raise InvalidRequest("the client went away during the upload") from None
         return info.model_dump()
 
     @router.api_route("/v1/media/{media_id}", methods=["GET", "HEAD"])

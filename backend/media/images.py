@@ -65,7 +65,6 @@ class ProcessedImage:
 @dataclass(slots=True)
 class _Decoded:
     frames: list[Image.Image]
-    durations: list[int]
     save_options: dict[str, Any]
 
 
@@ -91,10 +90,15 @@ def process_image(
             f"the file looks like {media_type.mime} but is corrupt or truncated: {exc}"
         ) from None
     first = decoded.frames[0]
-    _save(decoded, pil_format, dest)
-    thumbnail = _shrunk(first, THUMBNAIL_EDGE)
-    thumbnail.save(thumbnail_dest, "JPEG", quality=80, optimize=True)
-    return ProcessedImage(width=first.width, height=first.height, preview=preview(thumbnail))
+    try:
+        _save(decoded, pil_format, dest)
+        thumbnail = _shrunk(first, THUMBNAIL_EDGE)
+        thumbnail.save(thumbnail_dest, "JPEG", quality=80, optimize=True)
+        small = preview(thumbnail)
+    except (OSError, ValueError) as exc:
+        # Decoded but not re-encodable (an exotic mode or palette): refuse, do not crash.
+        raise UnsupportedType(f"this {media_type.mime} cannot be processed: {exc}") from None
+    return ProcessedImage(width=first.width, height=first.height, preview=small)
 
 
 def preview(image: Image.Image) -> str:
@@ -131,7 +135,7 @@ def _decode(source: Path, pil_format: str, max_pixels: int) -> _Decoded:
     if len(cleaned) > 1:
         options.update(save_all=True, append_images=cleaned[1:], duration=durations)
         options["loop"] = loop if isinstance(loop, int) else 0
-    return _Decoded(cleaned, durations, options)
+    return _Decoded(cleaned, options)
 
 
 def _frames(image: Image.Image, max_pixels: int) -> tuple[list[Image.Image], list[int]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -241,3 +243,29 @@ async def test_media_of_another_user_or_kind_cannot_be_sent(
         # Bob's failed attempt did not share Alice's image with anyone new, and the voice
         # note he did send is now hers to hear.
         assert (await http.get(f"/v1/media/{voice['id']}")).status_code == 200
+
+
+async def _until(condition: Callable[[], bool], what: str, deadline_s: float = 10.0) -> None:
+    """Poll the data dir (the server announces nothing about its temp files)."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_an_upload_cut_off_by_the_client_leaves_nothing(
+    server: ServerProcess, uploader: str
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.http_port)
+    head = (
+        "POST /v1/media HTTP/1.1\r\n"
+        f"Host: 127.0.0.1\r\nAuthorization: Bearer {uploader}\r\n"
+        f"Content-Type: audio/mpeg\r\nContent-Length: {4 * MiB}\r\n\r\n"
+    )
+    writer.write(head.encode() + media_files.mp3(200))
+    await writer.drain()
+    await _until(lambda: bool(temp_files(server)), "the upload to start")
+    writer.close()
+    await writer.wait_closed()
+    del reader
+    await _until(lambda: not temp_files(server), "the temp file to go")
