@@ -35,8 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.log_level != "DEBUG":
-        # amqtt logs every connection at INFO.
+        # amqtt and its state machines (transitions) log every connection at INFO.
         logging.getLogger("amqtt").setLevel(logging.WARNING)
+        logging.getLogger("transitions").setLevel(logging.WARNING)
     settings = load_settings(
         args.config,
         data_dir=args.data_dir,

@@ -109,9 +109,10 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
 
     async def _read_one(self) -> bool:
         """Read and handle one packet; True when the connection is over."""
-        packet = await asyncio.wait_for(
-            read_packet(self.reader, self._limits.max_packet_bytes), self.idle_timeout
-        )
+        # asyncio.timeout, not wait_for: no task per packet, and in Python 3.11 wait_for
+        # can swallow the cancellation that stop() sends.
+        async with asyncio.timeout(self.idle_timeout):
+            packet = await read_packet(self.reader, self._limits.max_packet_bytes)
         if packet is None:
             return True
         await self.plugins_manager.fire_event(
@@ -188,10 +189,10 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
             tasks.append(reader)
         for task in tasks:
             task.cancel()
+        if self.writer is not None:
+            await close_writer(self.writer)  # first: nothing more is read from it
         if tasks:
             await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
-        if self.writer is not None:
-            await close_writer(self.writer)
         waiter = self._disconnect_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
