@@ -127,7 +127,7 @@ async def fan_in(port: int, users: dict[str, str], per_user: int, window: int) -
     async def receive() -> None:
         reader, writer = backend
         for _ in range(total):
-            first, body = await read_packet(reader)
+            _, body = await read_packet(reader)
             topic_length = int.from_bytes(body[:2], "big")
             packet_id = body[2 + topic_length : 4 + topic_length]
             writer.write(packet(0x40, packet_id))
@@ -161,7 +161,7 @@ async def fan_out(port: int, users: dict[str, str], per_user: int, window: int) 
     async def receive(client: Any) -> None:
         reader, writer = client
         for _ in range(per_user):
-            first, body = await read_packet(reader)
+            _, body = await read_packet(reader)
             topic_length = int.from_bytes(body[:2], "big")
             writer.write(packet(0x40, body[2 + topic_length : 4 + topic_length]))
 
