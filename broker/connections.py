@@ -170,8 +170,7 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
             # connection, in order: what was in flight, what was queued, what comes next.
             session.transitions.connect()
             self._sessions[client_id] = (session, handler)
-            handler.resend_inflight()
-            self._replay_offline_queue(session, handler)
+            handler.resume()
         await self.plugins_manager.fire_event(
             BrokerEvents.CLIENT_CONNECTED, client_id=client_id, client_session=session
         )

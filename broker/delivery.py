@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from amqtt.broker import Broker, RetainedApplicationMessage
+from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.events import BrokerEvents
 from amqtt.session import Session
@@ -32,6 +32,7 @@ from amqtt.session import Session
 from broker.acl import is_valid_topic_name
 from broker.config import BrokerLimits
 from broker.handler import ConnectionHandler
+from broker.outbox import enqueue, queued
 
 log = logging.getLogger(__name__)
 
@@ -95,24 +96,22 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
         # Routed here, not through amqtt's broadcast queue and its task per message
         # (whose failures nobody looked at): cheaper, and in the publisher's order.
         try:
-            await self._deliver(session, topic, data, force_qos)
+            await self._deliver(topic, data, force_qos)
         except Exception:
             log.exception("delivering a message on %r failed", topic)
 
-    async def _deliver(
-        self, source: Session | None, topic: str, data: bytes, publish_qos: int | None
-    ) -> None:
+    async def _deliver(self, topic: str, data: bytes, publish_qos: int | None) -> None:
         for session, qos in self._subscribers(topic, publish_qos).values():
             if not await self._topic_filtering(session, topic, Action.RECEIVE):
                 continue
             if session.transitions.state == "connected":
                 handler = self._get_handler(session)
                 if isinstance(handler, ConnectionHandler):
-                    handler.spawn(handler.mqtt_publish(topic, data, qos, retain=False))
+                    handler.deliver(topic, data, qos, retain=False)
             elif not session.clean_session and qos > 0:  # [MQTT-3.1.2-5]
-                await self._queue_offline(
-                    session, RetainedApplicationMessage(source, topic, data, qos)
-                )
+                # Replayed with RETAIN 0; amqtt replays such messages with RETAIN 1,
+                # as if each were its topic's retained message.
+                await self._queue_offline(session, queued(topic, data, qos))
 
     def _subscribers(self, topic: str, publish_qos: int | None) -> dict[str, tuple[Session, int]]:
         """Each subscriber matching `topic`, once, with the QoS to deliver at."""
@@ -131,24 +130,17 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
         return targets
 
     async def _queue_offline(self, session: Session, message: Any) -> None:
-        queue = session.retained_messages
-        for _ in range(queue.qsize() - self._limits.offline_queue_limit + 1):
-            queue.get_nowait()
-            log.debug("offline queue of %r full: dropped its oldest message", session.client_id)
-        queue.put_nowait(message)
+        enqueue(session, message, self._limits.offline_queue_limit)
         await self.plugins_manager.fire_event(
             BrokerEvents.RETAINED_MESSAGE, client_id=session.client_id, retained_message=message
         )
 
-    def _replay_offline_queue(self, session: Session, handler: ConnectionHandler) -> None:
-        """Send what was queued while the session was offline, as ordinary messages."""
-        queue = session.retained_messages
-        for _ in range(queue.qsize()):
-            message = queue.get_nowait()
-            # RETAIN 0: amqtt replays these with RETAIN 1, as if they were retained ones.
-            handler.spawn(
-                handler.mqtt_publish(message.topic, message.data, message.qos, retain=False)
-            )
+    async def add_subscription(self, subscription: tuple[str, int], session: Session) -> int:
+        """Subscribe, granting at most QoS 1: mqchat has no use for QoS 2, and the cap
+        keeps amqtt's QoS 2 flow (which gives up after 5 s) out of deliveries."""
+        topic_filter, qos = subscription
+        granted: int = await super().add_subscription((topic_filter, min(qos, 1)), session)
+        return granted
 
     async def _publish_retained_messages_for_subscription(
         self, subscription: tuple[str, int], session: Session
@@ -166,14 +158,7 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
             matching = [] if exact is None else [exact]
         for retained in matching:
             delivery_qos = min(qos, retained.qos if retained.qos is not None else qos)
-            handler.spawn(
-                handler.mqtt_publish(retained.topic, retained.data, delivery_qos, retain=True)
-            )
-
-    async def _publish_session_retained_messages(self, session: Session) -> None:
-        handler = self._get_handler(session)
-        if isinstance(handler, ConnectionHandler):
-            self._replay_offline_queue(session, handler)
+            handler.deliver(retained.topic, retained.data, delivery_qos, retain=True)
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         """All auth plugins that answer must say yes, and at least one must answer."""

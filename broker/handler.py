@@ -5,9 +5,9 @@ Against amqtt's `BrokerProtocolHandler` this one
 - reads packets through `broker.packets`: size limit, and a protocol violation
   (SUBSCRIBE with QoS 3 or no filters, PUBLISH to an empty topic...) closes the
   connection instead of being half-handled,
-- keeps a QoS 1 message in flight until its PUBACK comes, across connections, so a
-  client that reconnects gets it again (amqtt drops it after 5 s or on disconnect),
-- owns the tasks delivering to its client, so they end with the connection,
+- sends through an `Outbox`: QoS 1 in flight until acknowledged, across connections
+  (amqtt drops a message after 5 s without PUBACK, or on disconnect), a bounded
+  window, no task per message,
 - closes the socket within a bounded time, even when the client stops reading.
 """
 
@@ -32,9 +32,9 @@ from amqtt.mqtt.packet import (
     UNSUBSCRIBE,
 )
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-from amqtt.session import OUTGOING
 
 from broker.config import BrokerLimits
+from broker.outbox import MAX_BUFFERED_BYTES, Outbox
 from broker.packets import ProtocolViolation, read_packet
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,13 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
         super().__init__(plugins_manager)
         self._limits = limits
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.outbox: Outbox | None = None
         # Set by the broker when it starts ending this connection, so it happens once.
         self.ending: asyncio.Task[None] | None = None
+
+    def attach(self, session: Any, reader: Any, writer: Any) -> None:
+        super().attach(session, reader, writer)
+        self.outbox = Outbox(session, writer, self._limits.offline_queue_limit)
 
     async def start(self) -> None:
         """Start reading. Unlike amqtt, no waiting here for redeliveries to be acked."""
@@ -70,16 +75,30 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
         name = f"mqtt-reader-{self.session.client_id}"
         self._reader_task = asyncio.create_task(self._reader_loop(), name=name)
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run `coroutine` (a delivery to this client) until it ends or the connection does."""
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+    def resume(self) -> None:
+        """Send again what was in flight when the session's last connection ended, then
+        what was queued meanwhile [MQTT-4.4.0-1]."""
+        assert self.outbox is not None
+        self.outbox.resume()
+        for message in self.session.inflight_in.values():  # QoS 2 from the client
+            self._spawn(self._handle_message_flow(message))
 
-    def resend_inflight(self) -> None:
-        """Send again what was in flight when the session's last connection ended [MQTT-4.4.0-1]."""
-        for message in [*self.session.inflight_in.values(), *self.session.inflight_out.values()]:
-            self.spawn(self._handle_message_flow(message))
+    def deliver(self, topic: str, data: bytes, qos: int, retain: bool) -> None:
+        """Send a PUBLISH (QoS 0 or 1) to this client, or queue it."""
+        assert self.outbox is not None
+        self.outbox.publish(topic, data, qos, retain)
+
+    async def mqtt_publish(
+        self, topic: str, data: bytes, qos: int | None, retain: bool, ack_timeout: Any = None
+    ) -> None:
+        # amqtt's entry point for sending, kept for anything that still calls it.
+        self.deliver(topic, data, min(qos or 0, 1), retain)
+
+    async def handle_puback(self, puback: Any) -> None:
+        assert self.outbox is not None
+        packet_id = puback.variable_header.packet_id
+        if not self.outbox.acknowledged(packet_id):
+            log.debug("client %r acked unknown packet %d", self.session.client_id, packet_id)
 
     @property
     def idle_timeout(self) -> float | None:
@@ -125,7 +144,7 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
         if packet_type == PUBLISH:
             if packet.qos == QOS_2:
                 # The QoS 2 flow waits for PUBREL, which only this loop can read.
-                self.spawn(self.handle_publish(packet))
+                self._spawn(self.handle_publish(packet))
             else:
                 # Handled in order, before reading on: a flooding client is slowed down.
                 await self.handle_publish(packet)
@@ -144,44 +163,24 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
         waiter = self._disconnect_waiter
         return None if waiter is None else await waiter
 
-    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
-        if app_message.direction != OUTGOING:
-            await super()._handle_qos1_message_flow(app_message)
-            return
-        # Unlike amqtt: no 5 s give-up, and the message leaves `inflight_out` only once
-        # acknowledged, so a dropped connection leaves it there to be sent again.
-        packet_id = app_message.packet_id
-        self.session.inflight_out[packet_id] = app_message
-        resend = app_message.publish_packet is not None
-        packet = app_message.build_publish_packet(dup=resend)
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._puback_waiters[packet_id] = waiter
-        try:
-            await self._send_packet(packet)
-            app_message.publish_packet = packet
-            app_message.puback_packet = await waiter
-        finally:
-            if self._puback_waiters.get(packet_id) is waiter:
-                del self._puback_waiters[packet_id]
-        self.session.inflight_out.pop(packet_id, None)
-
     async def _send_packet(self, packet: Any) -> None:
-        # amqtt turns a cancelled send into a ProtocolHandlerError; here cancelling a
-        # delivery stays a cancellation, and a dead socket ends the connection.
-        if self.writer is None:
-            return
-        try:
-            async with self._write_lock:
-                await packet.to_stream(self.writer)
-        except ConnectionError:
-            await self.handle_connection_closed()
-            return
+        # Corked with the rest of this turn's writes. Waiting for the socket only when
+        # much is pending slows down a client that sends but does not read.
+        assert self.outbox is not None
+        self.outbox.write(packet.to_bytes())
+        if self.outbox.backlog > MAX_BUFFERED_BYTES:
+            self.outbox.flush()
+            try:
+                await self.writer.drain()
+            except ConnectionError:
+                await self.handle_connection_closed()
+                return
         await self.plugins_manager.fire_event(
             MQTTEvents.PACKET_SENT, packet=packet, session=self.session
         )
 
     async def stop(self) -> None:
-        """Stop reading and delivering, and close the socket within `CLOSE_TIMEOUT_S`."""
+        """Stop reading and sending, and close the socket within `CLOSE_TIMEOUT_S`."""
         self._stop_waiters()
         tasks = [*self._tasks]
         reader = self._reader_task
@@ -189,6 +188,8 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
             tasks.append(reader)
         for task in tasks:
             task.cancel()
+        if self.outbox is not None:
+            self.outbox.close()
         if self.writer is not None:
             await close_writer(self.writer)  # first: nothing more is read from it
         if tasks:
@@ -197,11 +198,16 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error(
-                "delivery to client %r failed",
+                "QoS 2 flow of client %r failed",
                 self.session.client_id if self.session else None,
                 exc_info=task.exception(),
             )
