@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from broker.outbox import MAX_INFLIGHT
 from tests.broker.conftest import Accounts
 from tests.broker.raw import RawClient, connect_packet
 from tests.broker.support import Peer
@@ -102,3 +103,19 @@ def test_a_clean_disconnect_publishes_no_will(
     marker = peer("alice", client_id="alice:2").connected()
     marker.publish("chat/u/alice/send", b"marker")
     assert backend.expect().payload == b"marker"
+
+
+def test_a_client_gets_at_most_a_window_of_unacknowledged_messages(
+    peer: Callable[..., Peer], backend: Peer
+) -> None:
+    slow = peer("alice", manual_ack=True).connected()
+    slow.subscribe("chat/u/alice/in/#")
+    for n in range(MAX_INFLIGHT + 1):
+        backend.publish("chat/u/alice/in/msg", b"%d" % n)
+    backend.publish("chat/u/alice/in/typing", b"after them", qos=0)  # not held back
+    received = [slow.expect() for _ in range(MAX_INFLIGHT + 1)]
+    assert [m.payload for m in received] == [b"%d" % n for n in range(MAX_INFLIGHT)] + [
+        b"after them"
+    ]
+    slow.client.ack(received[0].mid, 1)
+    assert slow.expect().payload == b"%d" % MAX_INFLIGHT
