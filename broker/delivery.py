@@ -1,14 +1,13 @@
 """From an accepted PUBLISH (or will) to the subscribers, the way MQTT 3.1.1 says.
 
 Against amqtt's broker:
-- a message goes out at min(publish QoS, subscription QoS) [MQTT-3.8.4-6], once per
-  subscriber even when several of its filters match; amqtt sends it at the
-  subscription's QoS, and once per matching filter;
+- a message goes out at min(publish QoS, subscription QoS) [MQTT-3.8.4-6]; amqtt
+  sends it at the subscription's QoS;
 - a message queued for an offline session is replayed with RETAIN 0 (it is not a
   retained message), and the queue holds at most `offline_queue_limit` messages,
   the oldest dropped first (the store, not the broker, is the source of truth);
-- deliveries and retained messages are sent without waiting for their PUBACKs: amqtt
-  waits, so one slow client stalls its own SUBSCRIBE handling, or a whole reconnect;
+- a message is routed as its PUBLISH is handled, not through amqtt's broadcast queue
+  with a task per message (whose failures nobody looked at);
 - a PUBLISH to a `$` topic is dropped, and the connection goes on (amqtt stopped
   serving it without closing it);
 - a will is published only where its client may publish;
@@ -113,52 +112,11 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
                 # as if each were its topic's retained message.
                 await self._queue_offline(session, queued(topic, data, qos))
 
-    def _subscribers(self, topic: str, publish_qos: int | None) -> dict[str, tuple[Session, int]]:
-        """Each subscriber matching `topic`, once, with the QoS to deliver at."""
-        targets: dict[str, tuple[Session, int]] = {}
-        for topic_filter, subscriptions in self._subscriptions.items():
-            if not self._matches(topic, topic_filter):
-                continue
-            for session, subscription_qos in subscriptions:
-                # A message from a plugin (publish_qos None) goes at the subscription's QoS.
-                qos = (
-                    subscription_qos if publish_qos is None else min(publish_qos, subscription_qos)
-                )
-                known = targets.get(session.client_id)
-                if known is None or known[1] < qos:
-                    targets[session.client_id] = (session, qos)
-        return targets
-
     async def _queue_offline(self, session: Session, message: Any) -> None:
         enqueue(session, message, self._limits.offline_queue_limit)
         await self.plugins_manager.fire_event(
             BrokerEvents.RETAINED_MESSAGE, client_id=session.client_id, retained_message=message
         )
-
-    async def add_subscription(self, subscription: tuple[str, int], session: Session) -> int:
-        """Subscribe, granting at most QoS 1: mqchat has no use for QoS 2, and the cap
-        keeps amqtt's QoS 2 flow (which gives up after 5 s) out of deliveries."""
-        topic_filter, qos = subscription
-        granted: int = await super().add_subscription((topic_filter, min(qos, 1)), session)
-        return granted
-
-    async def _publish_retained_messages_for_subscription(
-        self, subscription: tuple[str, int], session: Session
-    ) -> None:
-        topic_filter, qos = subscription
-        handler = self._get_handler(session)
-        if not isinstance(handler, ConnectionHandler):
-            return
-        if "+" in topic_filter or "#" in topic_filter:
-            matching = [
-                m for t, m in self._retained_messages.items() if self._matches(t, topic_filter)
-            ]
-        else:
-            exact = self._retained_messages.get(topic_filter)
-            matching = [] if exact is None else [exact]
-        for retained in matching:
-            delivery_qos = min(qos, retained.qos if retained.qos is not None else qos)
-            handler.deliver(retained.topic, retained.data, delivery_qos, retain=True)
 
     async def _authenticate(self, session: Session, listener: Any) -> bool:
         """All auth plugins that answer must say yes, and at least one must answer."""

@@ -45,6 +45,8 @@ from amqtt.plugins.manager import PluginManager
 from broker.config import BrokerLimits
 from broker.connections import ConnectionsPatch, KeyedLocks
 from broker.delivery import DeliveryPatch, RetainPolicy
+from broker.subscriptions import SubscriptionsPatch
+from broker.topic_index import TopicIndex
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class LoggingPluginManager(PluginManager):  # type: ignore[misc]  # amqtt is unt
             self._fired_events.remove(future)
 
 
-class PatchedBroker(ConnectionsPatch, DeliveryPatch):
+class PatchedBroker(ConnectionsPatch, DeliveryPatch, SubscriptionsPatch):
     """amqtt's `Broker` with the fixes listed in this module's docstring."""
 
     def __init__(
@@ -74,6 +76,7 @@ class PatchedBroker(ConnectionsPatch, DeliveryPatch):
         self._limits = limits
         self._may_retain = may_retain
         self._connect_locks = KeyedLocks()
+        self._topic_index = TopicIndex()
         self._connection_tasks = set()
         # amqtt creates its plugin manager in Broker.__init__, plugins loaded and all;
         # the subclass adds no state, so switching the class is safe.

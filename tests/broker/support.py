@@ -208,6 +208,7 @@ class Peer:
         self.client.on_connect = self._on_connect
         self.client.on_message = lambda client, userdata, message: self.messages.put(message)
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_unsubscribe = self._on_subscribe
         self.client.on_disconnect = lambda *args: self.closed.set()
 
     def connect(self) -> tuple[int, bool]:
@@ -233,6 +234,16 @@ class Peer:
             return acks.get(timeout=WAIT_S)[0]
         except queue.Empty:
             raise AssertionError(f"no SUBACK for {topic_filter!r}") from None
+
+    def unsubscribe(self, topic_filter: str) -> None:
+        """Unsubscribe, and wait for the UNSUBACK."""
+        with self._lock:
+            _, mid = self.client.unsubscribe(topic_filter)
+            acks = self._subacks[mid]
+        try:
+            acks.get(timeout=WAIT_S)
+        except queue.Empty:
+            raise AssertionError(f"no UNSUBACK for {topic_filter!r}") from None
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Publish; for QoS 1, wait for the PUBACK."""

@@ -101,16 +101,6 @@ def test_qos0_messages_are_not_queued_for_an_offline_session(
     assert again.expect().payload == b"kept"
 
 
-def test_overlapping_subscriptions_get_one_copy(peer: Callable[..., Peer], backend: Peer) -> None:
-    alice = peer("alice").connected()
-    alice.subscribe("chat/u/alice/in/#", qos=0)
-    alice.subscribe("chat/u/alice/in/msg", qos=1)
-    backend.publish("chat/u/alice/in/msg", b"one")
-    backend.publish("chat/u/alice/in/ack", b"two")
-    first, second = alice.expect(), alice.expect()
-    assert [(first.payload, first.qos), (second.payload, second.qos)] == [(b"one", 1), (b"two", 0)]
-
-
 def test_a_retained_presence_reaches_a_new_subscriber(
     peer: Callable[..., Peer], backend: Peer
 ) -> None:

@@ -1,0 +1,91 @@
+"""Subscriptions of `PatchedBroker`: who gets a topic, found through an index.
+
+Against amqtt's broker:
+- the filters matching a topic come from a `TopicIndex`, not from trying every
+  filter of every client;
+- a subscriber whose filters overlap gets one copy of a message, at the highest QoS
+  of those filters (amqtt sends one copy per filter);
+- QoS is granted up to 1: mqchat has no use for QoS 2, and the cap keeps amqtt's QoS 2
+  flow (which gives up after 5 s) out of deliveries;
+- a session's filters are remembered with it, so ending a session does not scan
+  every filter of every client, and a filter no one holds any longer is forgotten;
+- retained messages for a new subscription are sent without waiting for PUBACKs
+  (amqtt waits, stalling the client's own later requests), and an exact filter
+  finds its retained message without a scan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amqtt.broker import Broker
+from amqtt.session import Session
+
+from broker.handler import ConnectionHandler
+from broker.topic_index import TopicIndex
+
+MAX_GRANTED_QOS = 1
+_FILTERS = "mqchat.filters"  # in Session.attributes: the session's topic filters
+
+
+class SubscriptionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
+    """Subscription bookkeeping and lookup of `PatchedBroker`."""
+
+    _topic_index: TopicIndex
+
+    async def add_subscription(self, subscription: tuple[str, int], session: Session) -> int:
+        topic_filter, qos = subscription
+        granted: int = await super().add_subscription(
+            (topic_filter, min(qos, MAX_GRANTED_QOS)), session
+        )
+        if topic_filter in self._subscriptions:
+            self._topic_index.add(topic_filter)
+            session.attributes.setdefault(_FILTERS, set()).add(topic_filter)
+        return granted
+
+    def _del_subscription(self, a_filter: str, session: Session) -> int:
+        deleted: int = super()._del_subscription(a_filter, session)
+        session.attributes.get(_FILTERS, set()).discard(a_filter)
+        if not self._subscriptions.get(a_filter, True):
+            del self._subscriptions[a_filter]
+            self._topic_index.discard(a_filter)
+        return deleted
+
+    async def _del_all_subscriptions(self, session: Session) -> None:
+        for topic_filter in list(session.attributes.get(_FILTERS, ())):
+            self._del_subscription(topic_filter, session)
+
+    def _subscribers(self, topic: str, publish_qos: int | None) -> dict[str, tuple[Session, int]]:
+        """Each subscriber matching `topic`, once, with the QoS to deliver at."""
+        targets: dict[str, tuple[Session, int]] = {}
+        for topic_filter in self._topic_index.matching(topic):
+            for session, subscription_qos in self._subscriptions.get(topic_filter, ()):
+                # A message from a plugin (publish_qos None) goes at the subscription's QoS.
+                qos = (
+                    subscription_qos if publish_qos is None else min(publish_qos, subscription_qos)
+                )
+                known = targets.get(session.client_id)
+                if known is None or known[1] < qos:
+                    targets[session.client_id] = (session, qos)
+        return targets
+
+    async def _publish_retained_messages_for_subscription(
+        self, subscription: tuple[str, int], session: Session
+    ) -> None:
+        topic_filter, qos = subscription
+        handler = self._get_handler(session)
+        if not isinstance(handler, ConnectionHandler):
+            return
+        for retained in self._retained_matching(topic_filter):
+            delivery_qos = min(qos, retained.qos if retained.qos is not None else qos)
+            handler.deliver(retained.topic, retained.data, delivery_qos, retain=True)
+
+    def _retained_matching(self, topic_filter: str) -> list[Any]:
+        if "+" in topic_filter or "#" in topic_filter:
+            return [
+                message
+                for topic, message in self._retained_messages.items()
+                if self._matches(topic, topic_filter)
+            ]
+        exact = self._retained_messages.get(topic_filter)
+        return [] if exact is None else [exact]
