@@ -8,7 +8,9 @@ send gets an error ack on `in/ack`, any other bad request a notice on `in/error`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,6 +18,7 @@ from typing import TypeVar
 import aiomqtt
 
 from backend import wire
+from backend.core.coalesce import Coalescer
 from backend.errors import ChatError
 from backend.service import ChatService, Outgoing, to_inbox
 from backend.topics import ClientTopic, InboxTopic, backend_filters, parse_client_topic
@@ -27,6 +30,9 @@ MAX_CONCURRENT_REQUESTS = 2000
 # QoS 1 publications awaiting their PUBACK at once (paho's default of 20 throttles fan-out).
 MAX_INFLIGHT = 2000
 RECONNECT_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
+# Receipt events for one sender, conversation, reader and status within this window are
+# sent as one (the latest); the contract allows it, and a state is still reported in < 1 s.
+COALESCE_WINDOW_MS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,8 @@ class Gateway:
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        self._coalescer: Coalescer[Outgoing] = Coalescer(window_ms=COALESCE_WINDOW_MS)
+        self._held = asyncio.Event()
         self._handlers: dict[ClientTopic, Handler] = {
             ClientTopic.SEND: self._send,
             ClientTopic.RECEIPT: self._decoded(wire.ReceiptRequest, service.receipt),
@@ -61,6 +69,11 @@ class Gateway:
 
     async def run(self) -> None:
         """Serve until cancelled, reconnecting to the broker whenever the session drops."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._flush_held(), name="gateway-coalescer")
+            await self._sessions()
+
+    async def _sessions(self) -> None:
         attempt = 0
         while True:
             try:
@@ -87,13 +100,42 @@ class Gateway:
                 task.add_done_callback(lambda _: self._slots.release())
 
     async def publish(self, outgoing: list[Outgoing]) -> None:
-        """Publish on the current session (for changes made over HTTP)."""
+        """Publish on the current session; coalescable items may be held for a moment."""
+        now = _monotonic_ms()
+        ready = [
+            item
+            for item in outgoing
+            if item.coalesce_key is None
+            or self._coalescer.offer(item.coalesce_key, item, item.rank, now) is not None
+        ]
+        if len(ready) < len(outgoing):
+            self._held.set()
+        await self._publish_now(ready)
+
+    async def _publish_now(self, outgoing: list[Outgoing]) -> None:
         client = self._client
+        if not outgoing:
+            return
         if client is None or not self.connected.is_set():
             # Stored already: the recipients' next sync delivers it.
             log.warning("broker session down; %d publications left to sync", len(outgoing))
             return
         await publish_all(client, outgoing)
+
+    async def _flush_held(self) -> None:
+        """Send held items as their coalescing windows close."""
+        while True:
+            deadline = self._coalescer.next_deadline()
+            if deadline is None:
+                await self._held.wait()
+                self._held.clear()
+                continue
+            delay_s = (deadline - _monotonic_ms()) / 1000
+            if delay_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._held.wait(), delay_s)
+                self._held.clear()
+            await self._publish_now(self._coalescer.due(_monotonic_ms()))
 
     def _new_client(self) -> aiomqtt.Client:
         return aiomqtt.Client(
@@ -126,7 +168,7 @@ class Gateway:
             # Not the client's fault and not acknowledged: the client's retry will tell.
             log.exception("failed to handle a request on %s", topic)
             return
-        await publish_all(client, outgoing)
+        await self.publish(outgoing)
 
     async def _send(self, user: str, payload: bytes) -> list[Outgoing]:
         return await self.service.send(user, wire.decode(wire.SendRequest, payload))
@@ -167,3 +209,7 @@ async def publish_all(client: aiomqtt.Client, outgoing: list[Outgoing]) -> None:
         if isinstance(result, Exception):
             # The store has it; the recipient's next sync will deliver it.
             log.warning("could not publish to %s: %r", item.topic, result)
+
+
+def _monotonic_ms() -> int:
+    return time.monotonic_ns() // 1_000_000

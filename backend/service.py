@@ -38,6 +38,10 @@ class Outgoing:
     payload: bytes
     qos: int = 1
     retain: bool = False
+    # Publications with the same key may be coalesced: only the highest `rank` of a burst
+    # is sent (receipt events, where a later mark stands for the earlier ones).
+    coalesce_key: tuple[str, ...] | None = None
+    rank: int = 0
 
 
 def to_inbox(user: str, kind: InboxTopic, payload: wire.Outbound, qos: int = 1) -> Outgoing:
@@ -161,5 +165,14 @@ def receipt_events(result: ReceiptResult, ts: int) -> list[Outgoing]:
             all_delivered=result.conversation.delivered,
             all_read=result.conversation.read,
         )
-        outgoing.extend(to_inbox(sender, InboxTopic.RECEIPT, event) for sender in senders)
+        payload = event.to_bytes()
+        outgoing.extend(
+            Outgoing(
+                inbox_topic(sender, InboxTopic.RECEIPT),
+                payload,
+                coalesce_key=(sender, result.conv, result.user, status),
+                rank=mark,
+            )
+            for sender in senders
+        )
     return outgoing
