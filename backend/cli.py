@@ -19,6 +19,7 @@ from backend.server import Endpoints, run_server
 from backend.settings import load_settings
 from backend.store.base import NewUser
 from backend.store.sqlite import SqliteStore
+from clients.bench.cli import bench
 from clients.cli import register_client_commands
 
 app = typer.Typer(help="mqchat: a messaging server whose clients speak MQTT.", no_args_is_help=True)
@@ -196,3 +197,4 @@ def _configure_logging() -> None:
 
 
 register_client_commands(app)
+app.command("bench")(bench)

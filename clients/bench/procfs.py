@@ -1,0 +1,97 @@
+"""CPU time and machine facts from /proc (Linux): no dependency beyond the standard library.
+
+Numbers that cannot be read (another OS, a process that just ended) come back as
+None or empty, and the report shows "-" for them rather than failing the run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from clients.bench.stats import MACHINE
+
+PROC = Path("/proc")
+TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User+system CPU seconds of a process, all its threads included."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    # After the name: state(0) ppid(1) ... utime(11) stime(12), per proc(5).
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children, ...)."""
+    parents: dict[int, list[int]] = {}
+    try:
+        entries = [entry.name for entry in PROC.iterdir() if entry.name.isdigit()]
+    except OSError:
+        return []
+    for name in entries:
+        fields = _stat_fields(int(name))
+        if fields is not None:
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process, every thread included."""
+    return time.process_time()
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine spent busy, all cores summed (idle, iowait excluded)."""
+    try:
+        first = (PROC / "stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    # cpu user nice system idle iowait irq softirq steal (guest time is inside user)
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    return (user + nice + system + irq + softirq + steal) / TICKS_PER_S
+
+
+def machine_sample() -> dict[str, float]:
+    """`{MACHINE: busy seconds}` for a CPU sample, or nothing where /proc has no answer."""
+    busy = machine_busy_seconds()
+    return {} if busy is None else {MACHINE: busy}
+
+
+def cpu_model() -> str:
+    """The CPU's model name, as /proc/cpuinfo gives it."""
+    try:
+        for row in (PROC / "cpuinfo").read_text().splitlines():
+            if row.startswith("model name"):
+                return row.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def memory_gib() -> float | None:
+    """Total memory, GiB."""
+    try:
+        for row in (PROC / "meminfo").read_text().splitlines():
+            if row.startswith("MemTotal:"):
+                return round(int(row.split()[1]) * 1024 / 2**30, 1)
+    except OSError:
+        pass
+    return None

@@ -1,0 +1,129 @@
+"""The scenario: for each run and broker placement, a fresh server, the fixed-rate and
+full-speed phases, then the raw relay on the same data dir with the server stopped.
+
+Placements are interleaved run by run (separate, inline, separate, ...) so that a
+slow minute on a shared machine does not land on one placement only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from clients.bench.load import LoadResult, LoadSpec, run_load
+from clients.bench.progress import ProgressLine
+from clients.bench.relay import RelayResult, RelaySpec, measure_relay, standalone_broker
+from clients.bench.server import BenchServer
+
+T = TypeVar("T")
+
+PHASES = ("fixed", "full", "relay")
+MODES = ("separate", "inline")
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    """What to run; the defaults are `make bench`'s scenario, minus the comparison."""
+
+    users: int = 100
+    rate: float = 200.0
+    duration_s: float = 20.0
+    window: int = 10
+    phases: tuple[str, ...] = PHASES
+    modes: tuple[str, ...] = ("separate",)
+    runs: int = 1
+    relay: RelaySpec = field(default_factory=RelaySpec)
+    drain_s: float = 15.0
+    max_messages: int = 1_000_000
+    seed: int = 1
+    server: str | None = None
+    data_dir: Path | None = None
+
+    def load_specs(self, run: int) -> list[LoadSpec]:
+        """The load phases of one run; a new seed each run, the same across placements."""
+        rates = {"fixed": self.rate, "full": None}
+        return [
+            LoadSpec(
+                phase,
+                users=self.users,
+                duration_s=self.duration_s,
+                rate=rates[phase],
+                window=self.window,
+                max_messages=self.max_messages,
+                drain_s=self.drain_s,
+                seed=self.seed + run,
+            )
+            for phase in ("fixed", "full")
+            if phase in self.phases
+        ]
+
+
+@dataclass
+class BenchResults:
+    """Every run's results, in the order they were measured."""
+
+    loads: list[LoadResult] = field(default_factory=list)
+    relays: list[RelayResult] = field(default_factory=list)
+
+
+def run_bench(plan: BenchPlan, progress: ProgressLine) -> BenchResults:
+    """Run the plan; a server that will not start raises `ServerFailure`."""
+    results = BenchResults()
+    with tempfile.TemporaryDirectory(prefix="mqchat-bench-") as tmp:
+        for run in range(1, plan.runs + 1):
+            relay_server: BenchServer | None = None
+            for mode in plan.modes if plan.server is None else ("external",):
+                with _server(plan, mode, Path(tmp) / f"run{run}-{mode}") as server:
+                    relay_server = relay_server or server
+                    for spec in plan.load_specs(run):
+                        result = _run_async(run_load(spec, server, run, progress.update))
+                        progress.note(_load_line(result))
+                        results.loads.append(result)
+            if "relay" in plan.phases and relay_server is not None:
+                relay = _relay(plan.relay, relay_server, run)
+                progress.note(
+                    f"relay run {run}: {relay.relayed_per_s:.0f} msg/s"
+                    + (f" FAILED: {'; '.join(relay.errors)}" if relay.errors else "")
+                )
+                results.relays.append(relay)
+    return results
+
+
+@contextlib.contextmanager
+def _server(plan: BenchPlan, mode: str, data_dir: Path) -> Iterator[BenchServer]:
+    if plan.server is not None:
+        assert plan.data_dir is not None  # the command line insists
+        yield BenchServer.external(plan.server, plan.data_dir)
+        return
+    with BenchServer.started(data_dir, mode) as server:
+        yield server
+
+
+def _relay(spec: RelaySpec, server: BenchServer, run: int) -> RelayResult:
+    user, token = next(iter(server.create_users(1, f"r{run}").items()))
+    with standalone_broker(server.data_dir) as (port, pid):
+        return _run_async(measure_relay(spec, port, pid, server.data_dir, user, token, run))
+
+
+def _load_line(result: LoadResult) -> str:
+    status = (
+        "ok" if result.ok else "FAILED: " + "; ".join((*result.verdict.problems, *result.errors))
+    )
+    return (
+        f"{result.mode} {result.phase} run {result.run}: {result.verdict.sent} sent, "
+        f"{result.delivered_per_s:.0f} delivered/s, push p99 {result.push.p99:.1f} ms, {status}"
+    )
+
+
+def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """One event loop per phase (uvloop when installed): nothing leaks between phases."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)

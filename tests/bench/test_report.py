@@ -1,0 +1,108 @@
+"""Medians over runs, the targets and the separate-versus-inline decision."""
+
+from __future__ import annotations
+
+from clients.bench.ledger import Verdict
+from clients.bench.load import LoadResult
+from clients.bench.relay import RelayResult
+from clients.bench.report import render, summarize
+from clients.bench.stats import LatencySummary
+
+CLEAN = Verdict(
+    sent=100,
+    acked=100,
+    refused=0,
+    unacked=0,
+    duplicate_acks=0,
+    delivered=100,
+    lost=0,
+    redelivered=1,
+    misdelivered=0,
+    unexpected=0,
+    seq_gaps=0,
+    seq_reused=0,
+)
+
+
+def load(
+    mode: str, phase: str, run: int, delivered: float, p99: float, verdict: Verdict = CLEAN
+) -> LoadResult:
+    return LoadResult(
+        phase=phase,
+        mode=mode,
+        run=run,
+        users=100,
+        duration_s=20.0,
+        offered_rate=200.0 if phase == "fixed" else None,
+        window=None if phase == "fixed" else 10,
+        accepted_per_s=delivered,
+        delivered_per_s=delivered,
+        push=LatencySummary(100, p99 / 4, p99 / 2, p99, p99 * 2),
+        ack=LatencySummary(100, 1.0, 2.0, 3.0, 4.0),
+        verdict=verdict,
+        cpu_percent={"server": 50.0, "bench": 10.0},
+        max_lag_ms=0.0,
+    )
+
+
+def relay(run: int, per_second: float) -> RelayResult:
+    return RelayResult(run, 5.0, 500, 1000, 1000, per_second, {"broker": 99.0})
+
+
+def test_medians_over_runs_and_redeliveries_summed() -> None:
+    summary = summarize(
+        [load("separate", "full", run, rate, 50.0) for run, rate in ((1, 500), (2, 700), (3, 600))],
+        [relay(1, 4000), relay(2, 6000), relay(3, 5000)],
+    )
+    (row,) = summary.loads
+    assert (row.runs, row.delivered_per_s, row.redelivered, row.sent) == (3, 600, 3, 300)
+    assert summary.relay is not None and summary.relay.relayed_per_s == 5000
+    assert summary.ok
+    assert "separate: end-to-end / raw relay = 600 / 5000 = 0.12" in summary.conclusions
+
+
+def test_targets_met_and_missed() -> None:
+    summary = summarize(
+        [load("separate", "fixed", 1, 200, 99.0), load("separate", "full", 1, 399, 500.0)], []
+    )
+    assert any("p99 99.0 ms" in line and line.endswith("met") for line in summary.conclusions)
+    assert any("399 msg/s" in line and line.endswith("MISSED") for line in summary.conclusions)
+
+
+def test_the_faster_placement_wins() -> None:
+    summary = summarize(
+        [load("separate", "full", 1, 800, 100.0), load("inline", "full", 1, 500, 90.0)], []
+    )
+    assert summary.conclusions[-1].startswith("broker process: separate (800 vs 500")
+
+
+def test_on_a_throughput_tie_latency_decides() -> None:
+    summary = summarize(
+        [
+            load("separate", "full", 1, 800, 100.0),
+            load("inline", "full", 1, 790, 100.0),
+            load("separate", "fixed", 1, 200, 40.0),
+            load("inline", "fixed", 1, 200, 30.0),
+        ],
+        [],
+    )
+    assert summary.conclusions[-1].startswith("broker process: inline (throughput within 5%")
+
+
+def test_a_loss_fails_the_summary_and_shows_in_the_table() -> None:
+    verdict = Verdict(100, 100, 0, 0, 0, 98, 2, 0, 0, 0, 0, 0)
+    summary = summarize([load("inline", "fixed", 1, 200, 10.0, verdict)], [])
+    assert not summary.ok
+    table = render(summary)
+    assert "run 1: 2 acked but never delivered" in table
+    assert table.rstrip().endswith("result: FAILED (see problems)")
+
+
+def test_render_is_a_markdown_table_with_every_column() -> None:
+    table = render(summarize([load("separate", "fixed", 1, 200, 10.0)], [relay(1, 5000)]))
+    lines = table.splitlines()
+    header, rule, row = lines[0], lines[1], lines[2]
+    assert header.count("|") == rule.count("|") == row.count("|")
+    assert "| separate | fixed | 100 | 200 | 200 | 200 |" in row
+    assert "| 1 publisher -> 1 subscriber | 500 | 5000 |" in table
+    assert table.rstrip().endswith("result: ok")
