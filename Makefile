@@ -35,8 +35,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# 1:1 messaging end to end (fixed rate, full speed), the raw broker relay, and the broker
+# in its own process versus inline; about 2 minutes. See BENCHMARKS.md.
 bench: $(STAMP)
-	$(BIN)/mqchat bench
+	$(BIN)/mqchat bench --compare-process
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
