@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from backend.accounts import BACKEND_USERNAME
 from backend.settings import Settings
 
 # Our plugins, named explicitly: with no "plugins" key amqtt loads its defaults, which
@@ -31,7 +32,17 @@ class BrokerLimits:
     max_packet_bytes: int = 256 * 1024
     """A larger packet (fixed header included) from a client closes its connection."""
     offline_queue_limit: int = 1000
-    """Messages queued per offline session; beyond it the oldest are dropped."""
+    """Messages queued per session (offline, or past its in-flight window); beyond it
+    the oldest are dropped."""
+    backend_queue_limit: int = 50_000
+    """The same for the backend's sessions: every client request goes through its queue,
+    and a burst must not lose requests while it catches up."""
+
+    def queue_limit(self, username: str | None) -> int:
+        """How many messages a session of `username` may have queued."""
+        return (
+            self.backend_queue_limit if username == BACKEND_USERNAME else self.offline_queue_limit
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> BrokerLimits:

@@ -113,7 +113,7 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
                 await self._queue_offline(session, queued(topic, data, qos))
 
     async def _queue_offline(self, session: Session, message: Any) -> None:
-        enqueue(session, message, self._limits.offline_queue_limit)
+        enqueue(session, message, self._limits.queue_limit(session.username))
         await self.plugins_manager.fire_event(
             BrokerEvents.RETAINED_MESSAGE, client_id=session.client_id, retained_message=message
         )

@@ -66,7 +66,7 @@ class ConnectionHandler(BrokerProtocolHandler):  # type: ignore[misc]  # amqtt i
 
     def attach(self, session: Any, reader: Any, writer: Any) -> None:
         super().attach(session, reader, writer)
-        self.outbox = Outbox(session, writer, self._limits.offline_queue_limit)
+        self.outbox = Outbox(session, writer, self._limits.queue_limit(session.username))
 
     async def start(self) -> None:
         """Start reading. Unlike amqtt, no waiting here for redeliveries to be acked."""

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_INFLIGHT = 100
 MAX_BUFFERED_BYTES = 4 * 1024 * 1024
+_OVERFLOWING = "mqchat.overflowing"  # in Session.attributes: dropping since last empty
 
 
 def enqueue(session: Session, message: OutgoingApplicationMessage, limit: int) -> None:
@@ -36,9 +37,12 @@ def enqueue(session: Session, message: OutgoingApplicationMessage, limit: int) -
     that missed messages gets them from `sync`.
     """
     queue = session.retained_messages
-    for _ in range(queue.qsize() - limit + 1):
+    excess = queue.qsize() - limit + 1
+    if excess > 0 and not session.attributes.get(_OVERFLOWING):
+        session.attributes[_OVERFLOWING] = True  # one warning until the queue empties
+        log.warning("queue of %r is full (%d): dropping its oldest", session.client_id, limit)
+    for _ in range(excess):
         queue.get_nowait()
-        log.debug("queue of %r full: dropped its oldest message", session.client_id)
     queue.put_nowait(message)
 
 
@@ -124,6 +128,7 @@ class Outbox:
         queue = self._session.retained_messages
         for _ in range(MAX_INFLIGHT - len(self._session.inflight_out)):
             if queue.empty():
+                self._session.attributes.pop(_OVERFLOWING, None)
                 return
             self._send(queue.get_nowait())
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from amqtt.contexts import BrokerConfig
 
+from backend.accounts import BACKEND_USERNAME
 from backend.settings import Settings
 from broker.config import AUTH_PLUGIN, TOPIC_PLUGIN, BrokerLimits, amqtt_config
 
@@ -49,3 +50,10 @@ def test_limits_come_from_settings(tmp_path: Path) -> None:
     assert BrokerLimits.from_settings(settings(tmp_path)) == BrokerLimits(
         connect_timeout_s=3.5, max_packet_bytes=4096, offline_queue_limit=9
     )
+
+
+def test_the_backend_queues_more_than_a_user() -> None:
+    limits = BrokerLimits(offline_queue_limit=10, backend_queue_limit=500)
+    assert limits.queue_limit("alice") == 10
+    assert limits.queue_limit(BACKEND_USERNAME) == 500
+    assert limits.queue_limit(None) == 10

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 from amqtt.mqtt.connack import NOT_AUTHORIZED
 
+from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME
 from broker.config import AUTH_PLUGIN, TOPIC_PLUGIN
 from tests.broker.conftest import Accounts, broker_settings
 from tests.broker.raw import RawClient
@@ -209,3 +210,26 @@ def test_fault_04_a_will_is_refused_where_its_client_may_not_publish(
         client.close()
         bob.close()
         broker.stop()
+
+
+def test_the_backend_is_queued_more_than_a_user(
+    broker: RunningBroker, peer: Callable[..., Peer], accounts: Accounts
+) -> None:
+    def backend() -> Peer:
+        return peer(
+            BACKEND_USERNAME,
+            accounts.backend_password,
+            client_id=BACKEND_CLIENT_ID,
+            clean_session=False,
+        )
+
+    away = backend().connected()
+    away.subscribe("chat/u/+/send")
+    away.close()
+    assert broker.went_offline(BACKEND_CLIENT_ID)
+    alice = peer("alice").connected()
+    for n in range(8):  # a user's session would keep 5
+        alice.publish("chat/u/alice/send", b"%d" % n)
+    back = backend()
+    assert back.connect() == (0, True)
+    assert [back.expect().payload for _ in range(8)] == [b"%d" % n for n in range(8)]
