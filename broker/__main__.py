@@ -84,14 +84,12 @@ def _stop_at_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> 
 
 
 def _runner(choice: str) -> Callable[[Coroutine[Any, Any, int]], int]:
-    if choice in ("auto", "uvloop"):
-        try:
-            import uvloop
-        except ImportError:
-            if choice == "uvloop":
-                raise
-        else:
-            return uvloop.run
+    # asyncio by default: uvloop measured no faster here (tests/broker/bench.py; the
+    # time goes to Python code, amqtt's packet decoding first), and is one more thing.
+    if choice == "uvloop":
+        import uvloop
+
+        return uvloop.run
     return asyncio.run
 
 
@@ -105,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connect-timeout", type=float, help="seconds")
     parser.add_argument("--max-packet-bytes", type=int)
     parser.add_argument("--offline-queue-limit", type=int)
-    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument(
         "--ignore-stdin", action="store_true", help="do not exit when stdin reaches EOF"
     )

@@ -25,13 +25,15 @@ broker" (broker/README.md maps each to the test that proves it):
 9. Delivery QoS is min(publish QoS, subscription QoS); queued messages are replayed
    with RETAIN 0. (`broker.delivery`)
 10. A QoS 1 message stays in flight until acknowledged, across reconnects; the
-    offline queue is bounded. (`broker.handler`, `broker.delivery`)
+    offline queue is bounded. (`broker.outbox`, `broker.delivery`)
 11. SUBSCRIBE with QoS 3 or no filters, and other malformed packets, close the
     connection. (`broker.packets`)
 12. Exceptions in plugins are logged, and refuse the request. (`broker.delivery`,
     `LoggingPluginManager` below)
 Also: packet size limit, CONNECT timeout, connection limit that closes instead of
-stalling, bounded socket close. (`broker.packets`, `broker.connections`, `broker.handler`)
+stalling, bounded socket close (`broker.packets`, `broker.connections`,
+`broker.handler`); deliveries without a task each, within an in-flight window
+(`broker.outbox`); subscriptions found through an index (`broker.subscriptions`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import pytest
 from backend.settings import Settings
 from broker.run import EmbeddedBroker
 from tests.broker.conftest import Accounts
-from tests.broker.raw import HOST, connack
+from tests.broker.raw import HOST, RawClient, connack
 
 START_TIMEOUT_S = 30  # a cold interpreter importing amqtt and pydantic
 REPO = Path(__file__).parents[2]
@@ -40,6 +40,27 @@ async def test_embedded_broker_serves_on_the_port_it_reports(accounts: Accounts)
     await broker.stop()  # a second stop is harmless
 
 
+async def test_stopping_closes_every_connection(accounts: Accounts) -> None:
+    broker = EmbeddedBroker(Settings(data_dir=accounts.data_dir, host=HOST, mqtt_port=0))
+    await broker.start()
+    clients = []
+    for n in range(3):
+        client = await asyncio.to_thread(RawClient, broker.port)
+        code = await asyncio.to_thread(
+            client.connect, f"alice:{n}", "alice", accounts.token["alice"], clean=False
+        )
+        assert code == 0
+        clients.append(client)
+    try:
+        async with asyncio.timeout(10):
+            await broker.stop()
+        for client in clients:
+            assert await asyncio.to_thread(client.closed_by_broker, 2)
+    finally:
+        for client in clients:
+            client.close()
+
+
 async def test_embedded_broker_starts_once(accounts: Accounts) -> None:
     broker = EmbeddedBroker(Settings(data_dir=accounts.data_dir, host=HOST, mqtt_port=0))
     with pytest.raises(RuntimeError, match="not started"):
@@ -52,11 +73,23 @@ async def test_embedded_broker_starts_once(accounts: Accounts) -> None:
         await broker.stop()
 
 
-@pytest.fixture
-def process(accounts: Accounts) -> Iterator[subprocess.Popen[str]]:
+def broker_command(accounts: Accounts) -> list[str]:
+    data_dir = str(accounts.data_dir)
+    return [sys.executable, "-m", "broker", "--data-dir", data_dir, "--host", HOST, "--port", "0"]
+
+
+def ready_port(child: subprocess.Popen[str]) -> int:
+    assert child.stdout is not None
+    word, port = child.stdout.readline().split()
+    assert word == "ready"
+    return int(port)
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def process(accounts: Accounts, request: pytest.FixtureRequest) -> Iterator[subprocess.Popen[str]]:
     """`python -m broker --port 0`, its stdin a pipe that the test holds."""
     child = subprocess.Popen(
-        broker_command(accounts),
+        [*broker_command(accounts), "--loop", request.param],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -70,18 +103,6 @@ def process(accounts: Accounts) -> Iterator[subprocess.Popen[str]]:
     for stream in (child.stdin, child.stdout, child.stderr):
         if stream is not None:
             stream.close()
-
-
-def broker_command(accounts: Accounts) -> list[str]:
-    data_dir = str(accounts.data_dir)
-    return [sys.executable, "-m", "broker", "--data-dir", data_dir, "--host", HOST, "--port", "0"]
-
-
-def ready_port(child: subprocess.Popen[str]) -> int:
-    assert child.stdout is not None
-    word, port = child.stdout.readline().split()
-    assert word == "ready"
-    return int(port)
 
 
 def test_the_process_says_ready_and_serves(
