@@ -31,16 +31,8 @@ def apply_receipt(
 
 
 def marks_after_own_message(current: Marks, seq: int) -> Marks:
-    """A sender's own message counts as delivered to and read by the sender.
-
-    Only where the mark is contiguous with it: a mark covers every message up to it, so
-    jumping over a message of someone else that the sender has not confirmed (two sends
-    committed together, or one stored but not yet pushed) would hide that message from
-    the sender's next sync for good. The sender's next receipt closes the gap.
-    """
-    delivered = seq if current.delivered >= seq - 1 else current.delivered
-    read = seq if current.read >= seq - 1 else current.read
-    return Marks(delivered=max(current.delivered, delivered), read=max(current.read, read))
+    """A sender's own message counts as delivered to and read by the sender."""
+    return Marks(delivered=max(current.delivered, seq), read=max(current.read, seq))
 
 
 def conversation_minimum(marks: Iterable[Marks]) -> Marks:

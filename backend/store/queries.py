@@ -55,6 +55,9 @@ SELECT user FROM members
 WHERE conv = ? AND joined_seq <= ? AND (left_seq IS NULL OR left_seq >= ?)
 ORDER BY user
 """
+ADVANCE_OWN_MARKS = """
+UPDATE members SET delivered = max(delivered, ?), read = max(read, ?) WHERE conv = ? AND user = ?
+"""
 SET_MARKS = "UPDATE members SET delivered = ?, read = ? WHERE conv = ? AND user = ?"
 LOG_MARK = "INSERT OR IGNORE INTO mark_log (conv, user, kind, seq, ts) VALUES (?, ?, ?, ?, ?)"
 # The first advance of a member's mark to or past a seq: when that seq was reached.

@@ -99,7 +99,8 @@ def send(db: sqlite3.Connection, command: SendCommand) -> SendResult:
             command.media_id,
         ),
     )
-    advance_own_marks(db, command.conv, command.sender, seq)
+    own = mark_rules.marks_after_own_message(Marks(), seq)
+    db.execute(queries.ADVANCE_OWN_MARKS, (own.delivered, own.read, command.conv, command.sender))
     message = Message.model_validate(
         {
             "conv": command.conv,
@@ -112,17 +113,6 @@ def send(db: sqlite3.Connection, command: SendCommand) -> SendResult:
         }
     )
     return SendResult(message, _recipients(db, command.conv, command.sender), duplicate=False)
-
-
-def advance_own_marks(db: sqlite3.Connection, conv: str, user: str, seq: int) -> None:
-    """The sender's marks after its own message `seq` (see `marks_after_own_message`)."""
-    row = fetchone(db, queries.MEMBERSHIP, (conv, user))
-    if row is None:
-        return
-    current = Marks(delivered=row["delivered"], read=row["read"])
-    after = mark_rules.marks_after_own_message(current, seq)
-    if after != current:
-        db.execute(queries.SET_MARKS, (after.delivered, after.read, conv, user))
 
 
 def _ensure_sender_may_post(db: sqlite3.Connection, command: SendCommand) -> None:

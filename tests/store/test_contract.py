@@ -111,23 +111,18 @@ async def test_send_errors(store: Store) -> None:
     assert (await store.send(text("alice", "m6"))).message.seq == 2
 
 
-async def test_own_messages_count_as_read_only_without_skipping_others(store: Store) -> None:
+async def test_sending_counts_as_reading_everything_before(store: Store) -> None:
     for i in range(3):
         await store.send(text("alice", f"a{i}"))
-    # bob has confirmed nothing: his own seq 4 must not cover alice's 1..3 unseen.
     await store.send(text("bob", "b0"))
-    (bob_state,) = await store.conversations("bob")
-    assert bob_state.mine == Marks(0, 0)
-    assert [m.seq for m in (await store.sync("bob", {}, 10)).messages] == [1, 2, 3, 4]
-    await store.apply_receipt(ReceiptCommand("bob", DM, delivered=None, read=4, ts=250))
-    # Now contiguous: bob's next message counts as read by bob at once.
-    await store.send(text("bob", "b1"))
-    (bob_state,) = await store.conversations("bob")
-    assert bob_state.mine == Marks(5, 5)
+    # bob's own message (seq 4) moved bob's marks to 4: a later, lower receipt changes nothing.
+    result = await store.apply_receipt(ReceiptCommand("bob", DM, delivered=3, read=None, ts=200))
+    assert (result.before, result.after) == (Marks(4, 4), Marks(4, 4))
+    assert list(result.notify_delivered) == []
     read = await store.apply_receipt(ReceiptCommand("alice", DM, delivered=None, read=99, ts=300))
-    assert read.after == Marks(5, 5)  # clamped to the last seq
+    assert read.after == Marks(4, 4)  # clamped to the last seq
     assert list(read.notify_read) == ["bob"]
-    assert read.conversation == Marks(5, 5)
+    assert read.conversation == Marks(4, 4)
 
 
 async def test_receipt_for_messages_a_member_did_not_send_notifies_the_sender(store: Store) -> None:
