@@ -5,6 +5,7 @@ Against amqtt's broker:
   filter of every client;
 - a subscriber whose filters overlap gets one copy of a message, at the highest QoS
   of those filters (amqtt sends one copy per filter);
+- subscribing again to a filter updates its QoS (amqtt kept the first one);
 - QoS is granted up to 1: mqchat has no use for QoS 2, and the cap keeps amqtt's QoS 2
   flow (which gives up after 5 s) out of deliveries;
 - a session's filters are remembered with it, so ending a session does not scan
@@ -38,9 +39,16 @@ class SubscriptionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
         granted: int = await super().add_subscription(
             (topic_filter, min(qos, MAX_GRANTED_QOS)), session
         )
-        if topic_filter in self._subscriptions:
-            self._topic_index.add(topic_filter)
-            session.attributes.setdefault(_FILTERS, set()).add(topic_filter)
+        subscriptions = self._subscriptions.get(topic_filter)
+        if subscriptions is None:
+            return granted
+        self._topic_index.add(topic_filter)
+        session.attributes.setdefault(_FILTERS, set()).add(topic_filter)
+        for index, (subscriber, _) in enumerate(subscriptions):
+            if subscriber.client_id == session.client_id:
+                # [MQTT-3.8.4-3]: subscribing again replaces the subscription, QoS
+                # included; amqtt kept the first QoS.
+                subscriptions[index] = (session, granted)
         return granted
 
     def _del_subscription(self, a_filter: str, session: Session) -> int:

@@ -233,3 +233,11 @@ def test_the_backend_is_queued_more_than_a_user(
     back = backend()
     assert back.connect() == (0, True)
     assert [back.expect().payload for _ in range(8)] == [b"%d" % n for n in range(8)]
+
+
+def test_a_qos2_publish_is_delivered_once(peer: Callable[..., Peer], backend: Peer) -> None:
+    backend.subscribe("chat/u/+/send", qos=1)
+    alice = peer("alice").connected()
+    alice.publish("chat/u/alice/send", b"exactly once", qos=2)
+    alice.publish("chat/u/alice/send", b"marker", qos=1)
+    assert [backend.expect().payload for _ in range(2)] == [b"exactly once", b"marker"]

@@ -45,3 +45,11 @@ def test_filters_go_with_their_session(broker: RunningBroker, peer: Callable[...
     alice.close()
     assert broker.wait_until(lambda amqtt: not amqtt.subscriptions and not amqtt.sessions)
     assert broker.call(lambda amqtt: amqtt._topic_index.matching("chat/u/alice/in/msg")) == []
+
+
+def test_subscribing_again_changes_the_qos(peer: Callable[..., Peer], backend: Peer) -> None:
+    alice = peer("alice").connected()
+    assert alice.subscribe("chat/u/alice/in/#", qos=1) == 1
+    assert alice.subscribe("chat/u/alice/in/#", qos=0) == 0
+    backend.publish("chat/u/alice/in/msg", b"now at QoS 0")
+    assert alice.expect().qos == 0
