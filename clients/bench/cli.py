@@ -80,6 +80,14 @@ def bench(
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write every number to this file.")
     ] = None,
+    quiet_below: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Before each server start, wait (up to 5 min) until the machine is "
+            "busy less than this % of one core: on a shared machine, others' load skews.",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Live progress on stderr.")] = True,
 ) -> None:
     """Load 1:1 messaging (fixed rate, then full speed), verify, and measure the raw relay."""
@@ -100,6 +108,7 @@ def bench(
         seed=seed,
         server=server,
         data_dir=data_dir,
+        quiet_below=quiet_below,
     )
     started = datetime.now(UTC)
     line = ProgressLine(live=progress)

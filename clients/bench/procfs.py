@@ -69,6 +69,25 @@ def machine_busy_seconds() -> float | None:
     return (user + nice + system + irq + softirq + steal) / TICKS_PER_S
 
 
+def wait_for_quiet(below_percent: float, sample_s: float, give_up_s: float) -> float | None:
+    """Wait until the machine is busy less than `below_percent` (of one core) over a sample.
+
+    Returns the last sample's busy percentage (None without /proc); gives up, returning
+    it anyway, after `give_up_s`. Benchmarks on a shared machine wait here for others'
+    test runs to finish rather than measuring them.
+    """
+    deadline = time.monotonic() + give_up_s
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(sample_s)
+        after = machine_busy_seconds()
+        if before is None or after is None:
+            return None
+        busy = 100 * (after - before) / sample_s
+        if busy < below_percent or time.monotonic() >= deadline:
+            return busy
+
+
 def machine_sample() -> dict[str, float]:
     """`{MACHINE: busy seconds}` for a CPU sample, or nothing where /proc has no answer."""
     busy = machine_busy_seconds()

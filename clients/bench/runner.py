@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clients.bench.load import LoadResult, LoadSpec, run_load
+from clients.bench.procfs import wait_for_quiet
 from clients.bench.progress import ProgressLine
 from clients.bench.relay import RelayResult, RelaySpec, measure_relay, standalone_broker
 from clients.bench.server import BenchServer
@@ -23,6 +24,8 @@ from clients.bench.server import BenchServer
 T = TypeVar("T")
 
 PHASES = ("fixed", "full", "relay")
+QUIET_SAMPLE_S = 2.0
+QUIET_GIVE_UP_S = 300.0
 MODES = ("separate", "inline")
 
 
@@ -43,6 +46,8 @@ class BenchPlan:
     seed: int = 1
     server: str | None = None
     data_dir: Path | None = None
+    quiet_below: float | None = None
+    """Before each server start, wait for the machine to be busy less than this (%)."""
 
     def load_specs(self, run: int) -> list[LoadSpec]:
         """The load phases of one run; a new seed each run, the same across placements."""
@@ -78,6 +83,7 @@ def run_bench(plan: BenchPlan, progress: ProgressLine) -> BenchResults:
         for run in range(1, plan.runs + 1):
             relay_server: BenchServer | None = None
             for mode in plan.modes if plan.server is None else ("external",):
+                _wait_for_quiet(plan, progress)
                 with _server(plan, mode, Path(tmp) / f"run{run}-{mode}") as server:
                     relay_server = relay_server or server
                     for spec in plan.load_specs(run):
@@ -85,6 +91,7 @@ def run_bench(plan: BenchPlan, progress: ProgressLine) -> BenchResults:
                         progress.note(_load_line(result))
                         results.loads.append(result)
             if "relay" in plan.phases and relay_server is not None:
+                _wait_for_quiet(plan, progress)
                 relay = _relay(plan.relay, relay_server, run)
                 progress.note(
                     f"relay run {run}: {relay.relayed_per_s:.0f} msg/s"
@@ -92,6 +99,15 @@ def run_bench(plan: BenchPlan, progress: ProgressLine) -> BenchResults:
                 )
                 results.relays.append(relay)
     return results
+
+
+def _wait_for_quiet(plan: BenchPlan, progress: ProgressLine) -> None:
+    if plan.quiet_below is None:
+        return
+    progress.update(f"waiting for the machine to be busy less than {plan.quiet_below:g}%")
+    busy = wait_for_quiet(plan.quiet_below, QUIET_SAMPLE_S, QUIET_GIVE_UP_S)
+    if busy is not None and busy >= plan.quiet_below:
+        progress.note(f"the machine is still {busy:.0f}% busy; measuring anyway")
 
 
 @contextlib.contextmanager
