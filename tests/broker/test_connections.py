@@ -11,7 +11,7 @@ from collections.abc import Callable
 from amqtt.mqtt.connack import NOT_AUTHORIZED
 
 from tests.broker.conftest import Accounts, broker_settings
-from tests.broker.raw import RawClient
+from tests.broker.raw import RawClient, connect_packet, subscribe_packet
 from tests.broker.support import Peer, RunningBroker
 
 OFFLINE = (b'{"state":"offline"}', 1)
@@ -146,3 +146,23 @@ def test_connection_limit_closes_the_extra_connection(accounts: Accounts) -> Non
         for client in clients:
             client.close()
         broker.stop()
+
+
+def test_connects_racing_for_one_client_id_leave_exactly_one_connected(
+    broker: RunningBroker, accounts: Accounts, raw: Callable[[], RawClient]
+) -> None:
+    clients = [raw() for _ in range(5)]
+    token = accounts.token["alice"]
+    for client in clients:  # all sent before any CONNACK is read
+        client.send(connect_packet("alice:phone", "alice", token, clean=False))
+    for client in clients:
+        received = client.read_packet()
+        assert received is not None
+        assert received[0] == 0x20
+    survivors = [client for client in clients if not client.closed_by_broker(timeout=0.5)]
+    assert len(survivors) == 1
+    survivors[0].send(subscribe_packet(1, [("chat/u/alice/in/#", 1)]))
+    assert survivors[0].read_packet() == (0x90, b"\x00\x01\x01")
+    assert broker.call(lambda amqtt: [s.transitions.state for s, _ in amqtt.sessions.values()]) == [
+        "connected"
+    ]
