@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.settings import load_settings
-from broker.run import EmbeddedBroker
+from broker.run import BrokerStartError, EmbeddedBroker
 
 log = logging.getLogger("broker")
 
@@ -57,12 +57,20 @@ async def _serve(settings: Any, *, watch_stdin: bool) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with EmbeddedBroker(settings) as broker:
+    broker = EmbeddedBroker(settings)
+    try:
+        await broker.start()
+    except BrokerStartError as error:
+        log.error("cannot start: %s", error)
+        return 1
+    try:
         print(f"ready {broker.port}", flush=True)
         if watch_stdin:
             _stop_at_stdin_eof(loop, stop)
         await stop.wait()
         log.info("stopping")
+    finally:
+        await broker.stop()
     return 0
 
 

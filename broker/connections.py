@@ -116,6 +116,7 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
         if refusal is not None:
             await ConnackPacket.build(0, refusal).to_stream(writer)
             return
+        incoming.password = None  # checked; no reason to keep a token in memory
         session, handler = await self._attach(incoming, reader, writer)
         try:
             await self._client_message_loop(session, handler)

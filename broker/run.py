@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from amqtt.errors import BrokerError
+
 from backend.settings import Settings
 from broker import acl
 from broker.config import BrokerLimits, amqtt_config
 from broker.patches import PatchedBroker
+
+
+class BrokerStartError(RuntimeError):
+    """The broker could not start: the port taken, the address wrong, a plugin broken."""
 
 
 class EmbeddedBroker:
@@ -34,7 +40,10 @@ class EmbeddedBroker:
         return self._port
 
     async def start(self) -> None:
-        """Listen on `settings.host`:`settings.mqtt_port` and serve until `stop()`."""
+        """Listen on `settings.host`:`settings.mqtt_port` and serve until `stop()`.
+
+        Raises `BrokerStartError` when it cannot.
+        """
         if self._broker is not None:
             raise RuntimeError("the broker is already started")
         broker = PatchedBroker(
@@ -42,7 +51,10 @@ class EmbeddedBroker:
             limits=BrokerLimits.from_settings(self._settings),
             may_retain=acl.may_retain,
         )
-        await broker.start()
+        try:
+            await broker.start()
+        except BrokerError as error:
+            raise BrokerStartError(str(error)) from error
         self._broker = broker
         sockets = broker._servers["default"].instance.sockets
         self._port = int(sockets[0].getsockname()[1])

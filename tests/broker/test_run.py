@@ -7,6 +7,7 @@ import contextlib
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import IO
 import pytest
 
 from backend.settings import Settings
-from broker.run import EmbeddedBroker
+from broker.run import BrokerStartError, EmbeddedBroker
 from tests.broker.conftest import Accounts
 from tests.broker.raw import HOST, RawClient, connack
 
@@ -170,3 +171,26 @@ def test_the_process_exits_when_its_parent_is_killed(accounts: Accounts) -> None
             parent.kill()
             parent.wait()
         parent.stdout.close()
+
+
+def test_the_process_fails_plainly_when_the_port_is_taken(accounts: Accounts) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [*broker_command(accounts)[:-1], str(port)]
+        result = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=REPO, timeout=30
+        )
+    assert result.returncode == 1
+    assert result.stdout == ""  # no "ready"
+    assert "cannot start" in result.stderr
+
+
+async def test_embedded_broker_reports_a_failed_start(accounts: Accounts) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        settings = Settings(data_dir=accounts.data_dir, host=HOST, mqtt_port=taken.getsockname()[1])
+        with pytest.raises(BrokerStartError, match="address already in use"):
+            await EmbeddedBroker(settings).start()
