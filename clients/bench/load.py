@@ -119,7 +119,17 @@ class LoadPhase:
             ticker.cancel()
             self._close_all()
         errors += [client.lost for client in self._clients if client.lost]
+        planned = self._planned_sends()
+        if planned is not None and self.ledger.sent_count < planned:
+            # The generator itself fell behind its schedule: the rate was not offered.
+            errors.append(f"sent {self.ledger.sent_count} of {planned} scheduled")
         return self._result(started, cpu, max_lag, errors)
+
+    def _planned_sends(self) -> int | None:
+        """How many sends the fixed-rate schedule holds; None at full speed."""
+        if self.spec.rate is None:
+            return None
+        return min(self.spec.max_messages, int(self.spec.rate * self.spec.duration_s))
 
     async def _connect_all(self) -> None:
         for index, (user, token) in enumerate(self.tokens.items()):
@@ -146,7 +156,7 @@ class LoadPhase:
         return await self._fixed_rate(started, self.spec.rate)
 
     async def _fixed_rate(self, started: float, per_second: float) -> float:
-        total = min(self.spec.max_messages, int(per_second * self.spec.duration_s))
+        total = self._planned_sends() or 0
         sent, max_lag = 0, 0.0
         while sent < total:
             now = time.monotonic()
