@@ -146,6 +146,7 @@ def conv_marks(state: ConversationState) -> wire.ConvMarks:
         all_read=state.everyone.read,
         delivered=state.mine.delivered,
         read=state.mine.read,
+        confirmed=state.confirmed,
     )
 
 

@@ -194,6 +194,9 @@ class ConvMarks(Outbound):
     all_read: int
     delivered: int
     read: int
+    # Extension: where the user's next sync starts. Below `delivered` when the user's own
+    # messages jumped the mark over someone else's that it has not confirmed yet.
+    confirmed: int | None = None
 
 
 class SyncEnd(Outbound):

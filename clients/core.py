@@ -103,7 +103,10 @@ class ClientCore:
         for conv, marks in end.convs.items():
             self.marks[conv] = marks
             self.statuses.update(conv, all_delivered=marks.all_delivered, all_read=marks.all_read)
-            self.seen.raise_floor(conv, marks.delivered)
+            # `confirmed` (an extension) is where the server's sync starts; `delivered` can be
+            # above it when own messages jumped the mark over one this client never saw.
+            floor = marks.confirmed if marks.confirmed is not None else marks.delivered
+            self.seen.raise_floor(conv, floor)
             self.receipts.server_has(conv, delivered=marks.delivered, read=marks.read)
         own = self.round is not None and self.round.id == end.id
         if own:

@@ -35,6 +35,26 @@ def marks_after_own_message(current: Marks, seq: int) -> Marks:
     return Marks(delivered=max(current.delivered, seq), read=max(current.read, seq))
 
 
+def confirmed_after_own_message(confirmed: int, seq: int) -> int:
+    """What sync may skip after the member's own message `seq`: only a contiguous step.
+
+    The receipt marks jump over everything before an own message (it counts as read),
+    but sync must not: a message of someone else committed just before it, whose push
+    was lost, would otherwise never reach the sender by sync.
+    """
+    return max(confirmed, seq) if confirmed >= seq - 1 else confirmed
+
+
+def confirmed_after_receipt(
+    confirmed: int, *, delivered: int | None, read: int | None, last_seq: int
+) -> int:
+    """What a receipt confirms (read implies delivered), clamped, forward only.
+
+    The store then moves it over the run of the member's own messages that follows.
+    """
+    return max(confirmed, min(max(delivered or 0, read or 0), last_seq))
+
+
 def conversation_minimum(marks: Iterable[Marks]) -> Marks:
     """The highest seq delivered to / read by every member: the minimum over members."""
     all_marks = list(marks)

@@ -30,6 +30,7 @@ def visible_window(*, joined_seq: int, left_seq: int | None, last_seq: int) -> W
     return Window(first=max(joined_seq, 1), last=last)
 
 
-def sync_window(window: Window, *, delivered: int, since: int) -> Window:
-    """What a sync returns of a conversation: visible and past both the delivered mark and `since`."""
-    return Window(first=max(window.first, delivered + 1, since + 1), last=window.last)
+def sync_window(window: Window, *, confirmed: int, since: int) -> Window:
+    """What a sync returns of a conversation: visible, and past both what the member
+    confirmed and `since`."""
+    return Window(first=max(window.first, confirmed + 1, since + 1), last=window.last)

@@ -87,6 +87,7 @@ class ConversationState:
     last_seq: int  # the last seq this member may see
     mine: Marks
     everyone: Marks  # the minimum over current members
+    confirmed: int = 0  # where this member's next sync starts
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,10 +55,9 @@ SELECT user FROM members
 WHERE conv = ? AND joined_seq <= ? AND (left_seq IS NULL OR left_seq >= ?)
 ORDER BY user
 """
-ADVANCE_OWN_MARKS = """
-UPDATE members SET delivered = max(delivered, ?), read = max(read, ?) WHERE conv = ? AND user = ?
-"""
-SET_MARKS = "UPDATE members SET delivered = ?, read = ? WHERE conv = ? AND user = ?"
+SET_MARKS = "UPDATE members SET delivered = ?, read = ?, confirmed = ? WHERE conv = ? AND user = ?"
+# The first message after a seq that the member did not send.
+FIRST_FOREIGN_AFTER = "SELECT min(seq) FROM messages WHERE conv = ? AND seq > ? AND sender != ?"
 LOG_MARK = "INSERT OR IGNORE INTO mark_log (conv, user, kind, seq, ts) VALUES (?, ?, ?, ?, ?)"
 # The first advance of a member's mark to or past a seq: when that seq was reached.
 MARK_REACHED = """
@@ -122,11 +121,12 @@ INSERT INTO messages (conv, seq, sender, ts, kind, event) VALUES (?, ?, ?, ?, 'e
 RENAME_CONVERSATION = "UPDATE conversations SET name = ? WHERE conv = ?"
 # A member joins (or rejoins: the earlier window is replaced by the new one).
 JOIN_MEMBER = """
-INSERT INTO members (conv, user, joined_seq, joined_ts, is_admin, delivered, read)
-VALUES (?1, ?2, ?3, ?4, ?5, ?3 - 1, ?3 - 1)
+INSERT INTO members (conv, user, joined_seq, joined_ts, is_admin, delivered, read, confirmed)
+VALUES (?1, ?2, ?3, ?4, ?5, ?3 - 1, ?3 - 1, ?3 - 1)
 ON CONFLICT (conv, user) DO UPDATE SET
     joined_seq = excluded.joined_seq, joined_ts = excluded.joined_ts, left_seq = NULL,
-    is_admin = excluded.is_admin, delivered = excluded.delivered, read = excluded.read
+    is_admin = excluded.is_admin, delivered = excluded.delivered, read = excluded.read,
+    confirmed = excluded.confirmed
 """
 LEAVE_MEMBER = "UPDATE members SET left_seq = ?, is_admin = 0 WHERE conv = ? AND user = ?"
 SET_ADMIN = "UPDATE members SET is_admin = ? WHERE conv = ? AND user = ?"

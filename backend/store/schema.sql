@@ -20,7 +20,10 @@ CREATE TABLE IF NOT EXISTS conversations (
 ) STRICT;
 
 -- One row per (conversation, user) that ever was a member. The member sees seqs from
--- joined_seq to left_seq (NULL: still a member). delivered/read are the receipt marks.
+-- joined_seq to left_seq (NULL: still a member). delivered/read are the receipt marks,
+-- where the member's own messages count as read (they jump to each one it sends).
+-- confirmed is what sync starts after: what the member's receipts confirmed, moved over
+-- its own messages only where no one else's message lies in between.
 CREATE TABLE IF NOT EXISTS members (
     conv        TEXT NOT NULL REFERENCES conversations (conv),
     user        TEXT NOT NULL REFERENCES users (id),
@@ -30,6 +33,7 @@ CREATE TABLE IF NOT EXISTS members (
     is_admin    INTEGER NOT NULL DEFAULT 0,
     delivered   INTEGER NOT NULL DEFAULT 0,
     read        INTEGER NOT NULL DEFAULT 0,
+    confirmed   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conv, user)
 ) STRICT, WITHOUT ROWID;
 

@@ -9,11 +9,15 @@ import sqlite3
 from collections.abc import Sequence
 
 from backend.core import groups as rules
-from backend.core.marks import Marks, marks_after_own_message
 from backend.errors import InvalidRequest, UnknownConversation, UnknownUser
 from backend.store import queries
 from backend.store.base import Delivery, GroupChange
-from backend.store.sqlite_ops import conversation_state, fetchall, fetchone
+from backend.store.sqlite_ops import (
+    advance_own_marks,
+    conversation_state,
+    fetchall,
+    fetchone,
+)
 from backend.wire import GroupEvent, Message
 
 
@@ -33,7 +37,7 @@ def create_group(
     message = _append_event(db, conv, creator, event, now)
     for user in everyone:
         db.execute(queries.JOIN_MEMBER, (conv, user, message.seq, now, int(user == creator)))
-    _mark_own(db, conv, creator, message.seq)
+    advance_own_marks(db, conv, creator, message.seq)
     return _change(db, creator, conv, [message])
 
 
@@ -124,13 +128,8 @@ def _append_event(
     assert seq_row is not None
     seq = int(seq_row["last_seq"])
     db.execute(queries.INSERT_EVENT, (conv, seq, actor, now, event.model_dump_json()))
-    _mark_own(db, conv, actor, seq)
+    advance_own_marks(db, conv, actor, seq)
     return Message(conv=conv, seq=seq, sender=actor, ts=now, kind="event", event=event)
-
-
-def _mark_own(db: sqlite3.Connection, conv: str, user: str, seq: int) -> None:
-    own = marks_after_own_message(Marks(), seq)
-    db.execute(queries.ADVANCE_OWN_MARKS, (own.delivered, own.read, conv, user))
 
 
 def _recipients(

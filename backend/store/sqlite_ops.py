@@ -99,8 +99,7 @@ def send(db: sqlite3.Connection, command: SendCommand) -> SendResult:
             command.media_id,
         ),
     )
-    own = mark_rules.marks_after_own_message(Marks(), seq)
-    db.execute(queries.ADVANCE_OWN_MARKS, (own.delivered, own.read, command.conv, command.sender))
+    advance_own_marks(db, command.conv, command.sender, seq)
     message = Message.model_validate(
         {
             "conv": command.conv,
@@ -113,6 +112,17 @@ def send(db: sqlite3.Connection, command: SendCommand) -> SendResult:
         }
     )
     return SendResult(message, _recipients(db, command.conv, command.sender), duplicate=False)
+
+
+def advance_own_marks(db: sqlite3.Connection, conv: str, user: str, seq: int) -> None:
+    """The member's marks after its own message `seq`: read by itself, and confirmed
+    for sync only where contiguous."""
+    row = fetchone(db, queries.MEMBERSHIP, (conv, user))
+    if row is None:
+        return
+    marks = mark_rules.marks_after_own_message(Marks(row["delivered"], row["read"]), seq)
+    confirmed = mark_rules.confirmed_after_own_message(row["confirmed"], seq)
+    db.execute(queries.SET_MARKS, (marks.delivered, marks.read, confirmed, conv, user))
 
 
 def _ensure_sender_may_post(db: sqlite3.Connection, command: SendCommand) -> None:
@@ -156,9 +166,18 @@ def apply_receipt(db: sqlite3.Connection, command: ReceiptCommand) -> ReceiptRes
     after = mark_rules.apply_receipt(
         before, delivered=command.delivered, read=command.read, last_seq=row["last_seq"]
     )
+    confirmed = mark_rules.confirmed_after_receipt(
+        row["confirmed"], delivered=command.delivered, read=command.read, last_seq=row["last_seq"]
+    )
+    # Then over the member's own messages right after it: they need no confirming.
+    confirmed = max(
+        confirmed, _own_run_end(db, command.conv, command.user, confirmed, row["last_seq"])
+    )
     notify: dict[str, list[str]] = {"delivered": [], "read": []}
-    if after != before:
-        db.execute(queries.SET_MARKS, (after.delivered, after.read, command.conv, command.user))
+    if after != before or confirmed != row["confirmed"]:
+        db.execute(
+            queries.SET_MARKS, (after.delivered, after.read, confirmed, command.conv, command.user)
+        )
         for status, old, new in (
             ("delivered", before.delivered, after.delivered),
             ("read", before.read, after.read),
@@ -182,6 +201,13 @@ def apply_receipt(db: sqlite3.Connection, command: ReceiptCommand) -> ReceiptRes
     )
 
 
+def _own_run_end(db: sqlite3.Connection, conv: str, user: str, mark: int, last_seq: int) -> int:
+    """The last seq of the run of `user`'s own messages right after `mark` (or `mark`)."""
+    row = fetchone(db, queries.FIRST_FOREIGN_AFTER, (conv, mark, user))
+    first_foreign = row[0] if row is not None else None
+    return last_seq if first_foreign is None else int(first_foreign) - 1
+
+
 # Reads
 
 
@@ -192,7 +218,7 @@ def sync(db: sqlite3.Connection, user: str, since: dict[str, int], limit: int) -
     more = False
     for row in memberships:
         wanted = sync_window(
-            _window(row), delivered=row["delivered"], since=since.get(row["conv"], 0)
+            _window(row), confirmed=row["confirmed"], since=since.get(row["conv"], 0)
         )
         if wanted.empty:
             continue
@@ -278,6 +304,7 @@ def _states(db: sqlite3.Connection, memberships: Sequence[sqlite3.Row]) -> list[
             admins=admins[row["conv"]],
             last_seq=_window(row).last,
             mine=Marks(delivered=row["delivered"], read=row["read"]),
+            confirmed=row["confirmed"],
             everyone=everyone.get(row["conv"], Marks()),
         )
         for row in memberships

@@ -77,7 +77,14 @@ async def test_sync_pages_with_limit_and_more(
             "id": "s1",
             "more": True,
             "convs": {
-                conv: {"last_seq": 7, "all_delivered": 0, "all_read": 0, "delivered": 0, "read": 0}
+                conv: {
+                    "last_seq": 7,
+                    "all_delivered": 0,
+                    "all_read": 0,
+                    "delivered": 0,
+                    "read": 0,
+                    "confirmed": 0,
+                }
             },
         }
         await b.publish(ClientTopic.RECEIPT, {"conv": conv, "delivered": 3})

@@ -71,6 +71,7 @@ async def test_an_offline_sender_learns_its_ticks_from_sync(
         "all_read": 2,
         "delivered": 3,
         "read": 3,
+        "confirmed": 3,
     }
 
 

@@ -125,6 +125,24 @@ async def test_sending_counts_as_reading_everything_before(store: Store) -> None
     assert read.conversation == Marks(4, 4)
 
 
+async def test_own_messages_never_hide_an_unconfirmed_message_from_sync(store: Store) -> None:
+    await store.send(text("alice", "a1"))  # 1: bob has not confirmed it (its push was lost)
+    await store.send(text("bob", "b1"))  # 2: counts as read by bob...
+    await store.send(text("bob", "b2"))  # 3
+    (state,) = await store.conversations("bob")
+    assert (state.mine, state.confirmed) == (Marks(3, 3), 0)
+    # ...but bob's sync still starts after what bob confirmed.
+    assert [m.seq for m in (await store.sync("bob", {}, 10)).messages] == [1, 2, 3]
+    # Confirming 1 confirms the run of bob's own messages after it.
+    await store.apply_receipt(ReceiptCommand("bob", DM, delivered=1, read=None, ts=5))
+    (state,) = await store.conversations("bob")
+    assert state.confirmed == 3
+    assert (await store.sync("bob", {}, 10)).messages == []
+    await store.send(text("bob", "b3"))  # 4: contiguous, confirmed at once
+    (state,) = await store.conversations("bob")
+    assert state.confirmed == 4
+
+
 async def test_receipt_for_messages_a_member_did_not_send_notifies_the_sender(store: Store) -> None:
     for i in range(5):
         await store.send(text("alice", f"a{i}"))

@@ -2,7 +2,14 @@ import itertools
 
 import pytest
 
-from backend.core.marks import Marks, apply_receipt, conversation_minimum, marks_after_own_message
+from backend.core.marks import (
+    Marks,
+    apply_receipt,
+    confirmed_after_own_message,
+    confirmed_after_receipt,
+    conversation_minimum,
+    marks_after_own_message,
+)
 
 
 def test_delivered_moves_forward_only() -> None:
@@ -56,3 +63,17 @@ def test_own_message_counts_as_read() -> None:
 def test_conversation_minimum() -> None:
     assert conversation_minimum([Marks(5, 3), Marks(7, 1), Marks(6, 6)]) == Marks(5, 1)
     assert conversation_minimum([]) == Marks(0, 0)
+
+
+def test_sync_skips_an_own_message_only_when_contiguous() -> None:
+    assert confirmed_after_own_message(4, 5) == 5
+    assert confirmed_after_own_message(9, 5) == 9
+    # 4 is someone else's and unconfirmed: skipping to 5 would hide it from sync.
+    assert confirmed_after_own_message(3, 5) == 3
+
+
+def test_a_receipt_confirms_what_it_names_clamped_and_forward_only() -> None:
+    assert confirmed_after_receipt(2, delivered=5, read=None, last_seq=10) == 5
+    assert confirmed_after_receipt(2, delivered=None, read=7, last_seq=10) == 7
+    assert confirmed_after_receipt(8, delivered=5, read=None, last_seq=10) == 8
+    assert confirmed_after_receipt(0, delivered=50, read=None, last_seq=10) == 10

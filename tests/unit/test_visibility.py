@@ -16,9 +16,9 @@ def test_a_new_conversation_is_empty() -> None:
     assert visible_window(joined_seq=1, left_seq=None, last_seq=0).empty
 
 
-def test_sync_starts_past_the_delivered_mark_and_since() -> None:
+def test_sync_starts_past_what_was_confirmed_and_since() -> None:
     window = Window(4, 10)
-    assert sync_window(window, delivered=0, since=0) == Window(4, 10)
-    assert sync_window(window, delivered=6, since=0) == Window(7, 10)
-    assert sync_window(window, delivered=6, since=8) == Window(9, 10)
-    assert sync_window(window, delivered=10, since=0).empty
+    assert sync_window(window, confirmed=0, since=0) == Window(4, 10)
+    assert sync_window(window, confirmed=6, since=0) == Window(7, 10)
+    assert sync_window(window, confirmed=6, since=8) == Window(9, 10)
+    assert sync_window(window, confirmed=10, since=0).empty
