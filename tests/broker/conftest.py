@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
-from backend.settings import Settings
-from tests.broker.raw import HOST, RawClient
-from tests.broker.support import Peer, RunningBroker, make_data_dir, tokens
-
-
-@dataclass(frozen=True)
-class Accounts:
-    """alice and bob share a conversation; eve shares none with anyone."""
-
-    data_dir: Path
-    token: dict[str, str]
-    backend_password: str
+from tests.broker.raw import RawClient
+from tests.broker.support import (
+    Accounts,
+    Peer,
+    RunningBroker,
+    broker_settings,
+    make_data_dir,
+    tokens,
+)
 
 
 @pytest.fixture(scope="session")
@@ -30,19 +25,6 @@ def accounts(tmp_path_factory: pytest.TempPathFactory) -> Accounts:
     token = tokens("alice", "bob", "eve")
     make_data_dir(data_dir, token, dms=[("alice", "bob")])
     return Accounts(data_dir, token, backend_password(data_dir))
-
-
-def broker_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Test settings: port 0, short timeouts, a small offline queue."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "host": HOST,
-        "mqtt_port": 0,
-        "connect_timeout_s": 0.5,
-        "offline_queue_limit": 5,
-        **overrides,
-    }
-    return Settings(**values)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,28 @@ from broker.run import EmbeddedBroker
 from tests.broker.raw import HOST, WAIT_S
 
 STOCK = os.environ.get("AMQTT_STOCK") == "1"
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """alice and bob share a conversation; eve shares none with anyone."""
+
+    data_dir: Path
+    token: dict[str, str]
+    backend_password: str
+
+
+def broker_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Test settings: port 0, short timeouts, a small offline queue."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "host": HOST,
+        "mqtt_port": 0,
+        "connect_timeout_s": 0.5,
+        "offline_queue_limit": 5,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 def make_data_dir(

@@ -10,9 +10,8 @@ from collections.abc import Callable
 
 from amqtt.mqtt.connack import NOT_AUTHORIZED
 
-from tests.broker.conftest import Accounts, broker_settings
 from tests.broker.raw import RawClient, connect_packet, subscribe_packet
-from tests.broker.support import Peer, RunningBroker
+from tests.broker.support import Accounts, Peer, RunningBroker, broker_settings
 
 OFFLINE = (b'{"state":"offline"}', 1)
 

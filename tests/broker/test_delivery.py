@@ -13,9 +13,8 @@ from amqtt.mqtt.connack import NOT_AUTHORIZED
 
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME
 from broker.config import AUTH_PLUGIN, TOPIC_PLUGIN
-from tests.broker.conftest import Accounts, broker_settings
 from tests.broker.raw import RawClient
-from tests.broker.support import Peer, RunningBroker
+from tests.broker.support import Accounts, Peer, RunningBroker, broker_settings
 
 TEST_PLUGINS = "tests.broker.plugins_for_tests"
 

@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable
 
 from broker.outbox import MAX_INFLIGHT
-from tests.broker.conftest import Accounts
 from tests.broker.raw import RawClient, connect_packet
-from tests.broker.support import Peer
+from tests.broker.support import Accounts, Peer
 
 OFFLINE = b'{"state":"offline"}'
 PINGREQ = b"\xc0\x00"

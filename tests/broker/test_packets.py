@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.broker.conftest import Accounts
 from tests.broker.raw import RawClient, packet, publish_packet, subscribe_packet
-from tests.broker.support import Peer
+from tests.broker.support import Accounts, Peer
 
 SUBACK = 0x90
 

@@ -18,9 +18,8 @@ from backend.accounts import (
 )
 from backend.settings import Settings
 from backend.store.sqlite import SqliteStore
-from tests.broker.conftest import Accounts, broker_settings
 from tests.broker.raw import RawClient, connack
-from tests.broker.support import Peer, RunningBroker, add_users, tokens
+from tests.broker.support import Accounts, Peer, RunningBroker, add_users, broker_settings, tokens
 
 PRESENCE_WILL = ("chat/u/alice/presence", b'{"state":"offline"}', 1)
 

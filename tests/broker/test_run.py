@@ -19,8 +19,8 @@ import pytest
 
 from backend.settings import Settings
 from broker.run import BrokerStartError, EmbeddedBroker
-from tests.broker.conftest import Accounts
 from tests.broker.raw import HOST, RawClient, connack
+from tests.broker.support import Accounts
 
 START_TIMEOUT_S = 30  # a cold interpreter importing amqtt and pydantic
 REPO = Path(__file__).parents[2]
