@@ -187,6 +187,9 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
             await asyncio.wait_for(asyncio.shield(ending), TAKEOVER_TIMEOUT_S)
         except TimeoutError:
             log.error("previous connection of %r did not end in time; replacing it", client_id)
+        except Exception:
+            # Logged where it failed; the new connection must not fail with it.
+            log.error("previous connection of %r ended badly; replacing it", client_id)
         if session.transitions.is_connected():
             session.transitions.disconnect()
 
@@ -228,8 +231,12 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
         client_id = session.client_id
         if will is not None:
             log.debug("client %r ended without DISCONNECT: publishing its will", client_id)
-            await self._publish_will(session, *will)
-        await handler.stop()
+            await self._publish_will(session, *will)  # logs its own failures
+        try:
+            await handler.stop()
+        except Exception:
+            # Still mark the session disconnected: else the client id stays stuck.
+            log.exception("stopping the connection of %r failed", client_id)
         if self._sessions.get(client_id, (None, None))[1] is not handler:
             return  # replaced by a newer connection, or removed at shutdown
         session.transitions.disconnect()
