@@ -20,8 +20,16 @@ import aiomqtt
 from backend import wire
 from backend.core.coalesce import Coalescer
 from backend.errors import ChatError
+from backend.presence_service import PresenceService
 from backend.service import ChatService, Outgoing, to_inbox
-from backend.topics import ClientTopic, InboxTopic, backend_filters, parse_client_topic
+from backend.topics import (
+    CONNECTIONS_REQUEST_TOPIC,
+    CONNECTIONS_TOPIC,
+    ClientTopic,
+    InboxTopic,
+    backend_filters,
+    parse_client_topic,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +59,12 @@ RequestT = TypeVar("RequestT", bound=wire.Inbound)
 class Gateway:
     """Runs the backend's MQTT session: subscribe, dispatch, publish; reconnects forever."""
 
-    def __init__(self, broker: BrokerAddress, service: ChatService) -> None:
+    def __init__(
+        self, broker: BrokerAddress, service: ChatService, presence: PresenceService
+    ) -> None:
         self.broker = broker
         self.service = service
+        self.presence = presence
         self.connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
@@ -64,7 +75,7 @@ class Gateway:
             ClientTopic.RECEIPT: self._decoded(wire.ReceiptRequest, service.receipt),
             ClientTopic.TYPING: self._decoded(wire.TypingRequest, service.typing),
             ClientTopic.SYNC: self._decoded(wire.SyncRequest, service.sync),
-            ClientTopic.PRESENCE: self._decoded(wire.PresenceRequest, service.presence),
+            ClientTopic.PRESENCE: self._decoded(wire.PresenceRequest, presence.report),
         }
 
     async def run(self) -> None:
@@ -90,7 +101,11 @@ class Gateway:
 
     async def _session(self) -> None:
         async with self._new_client() as client, asyncio.TaskGroup() as requests:
-            await client.subscribe([(topic_filter, 1) for topic_filter in backend_filters()])
+            filters = [*backend_filters(), CONNECTIONS_TOPIC]
+            await client.subscribe([(topic_filter, 1) for topic_filter in filters])
+            # The embedded broker answers with every open connection (presence); another
+            # broker has no subscriber for it and drops it.
+            await client.publish(CONNECTIONS_REQUEST_TOPIC, b"{}", qos=1)
             self._client = client
             self.connected.set()
             log.info("backend subscribed on %s:%d", self.broker.host, self.broker.port)
@@ -155,6 +170,9 @@ class Gateway:
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = message.topic.value
+        if topic == CONNECTIONS_TOPIC:
+            await self._broker_event(message)
+            return
         parsed = parse_client_topic(topic)
         if parsed is None:  # the broker's ACL lets nothing else through
             log.warning("ignoring a publication on %r", topic)
@@ -167,6 +185,16 @@ class Gateway:
         except Exception:
             # Not the client's fault and not acknowledged: the client's retry will tell.
             log.exception("failed to handle a request on %s", topic)
+            return
+        await self.publish(outgoing)
+
+    async def _broker_event(self, message: aiomqtt.Message) -> None:
+        payload = message.payload if isinstance(message.payload, bytes) else b""
+        try:
+            event = wire.decode(wire.ConnectionEvent, payload)
+            outgoing = await self.presence.broker_event(event)
+        except Exception:
+            log.exception("could not handle a connection report: %r", payload[:200])
             return
         await self.publish(outgoing)
 

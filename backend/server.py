@@ -12,7 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -26,6 +26,7 @@ from backend.http.app import create_app
 from backend.media.cleanup import run_cleanup
 from backend.media.service import MediaLimits, MediaService
 from backend.media.storage import MediaStorage
+from backend.presence_service import HEARTBEAT_S, PresenceService
 from backend.service import ChatService
 from backend.settings import Settings
 from backend.store.sqlite import SqliteStore
@@ -71,22 +72,25 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
         async with _broker(settings) as broker:
             service = ChatService(store)
             groups = GroupService(store, max_members=settings.max_group_members)
-            gateway = Gateway(broker, service)
+            presence = PresenceService(store, uses_broker_events=settings.embedded_broker)
+            await presence.start()
+            gateway = Gateway(broker, service, presence)
             media = await _media_service(settings, store)
             app = create_app(service, groups, gateway.publish, media)
             http_socket = _bind(settings.host, settings.http_port)
             http = _HttpServer(uvicorn.Config(app, log_level="warning", lifespan="off"))
+            background = {
+                "gateway": gateway.run(),
+                "media-cleanup": run_cleanup(
+                    store,
+                    media.storage,
+                    settings.unused_media_ttl_s,
+                    settings.media_cleanup_interval_s,
+                ),
+                "presence-heartbeat": _every(HEARTBEAT_S, presence.heartbeat),
+            }
             async with asyncio.TaskGroup() as tasks:
-                gateway_task = tasks.create_task(gateway.run(), name="gateway")
-                cleanup_task = tasks.create_task(
-                    run_cleanup(
-                        store,
-                        media.storage,
-                        settings.unused_media_ttl_s,
-                        settings.media_cleanup_interval_s,
-                    ),
-                    name="media-cleanup",
-                )
+                running = [tasks.create_task(job, name=name) for name, job in background.items()]
                 await asyncio.wait_for(gateway.connected.wait(), GATEWAY_CONNECT_TIMEOUT_S)
                 http_task = tasks.create_task(http.serve(sockets=[http_socket]), name="http")
                 while not http.started:  # uvicorn offers no event for this
@@ -98,10 +102,20 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
                 await stop.wait()
                 log.info("shutting down")
                 http.should_exit = True
-                gateway_task.cancel()
-                cleanup_task.cancel()
+                for task in running:
+                    task.cancel()
     finally:
         await store.close()
+
+
+async def _every(interval_s: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run `job` every `interval_s` until cancelled; a failure is logged, not fatal."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job %s failed", getattr(job, "__qualname__", job))
 
 
 async def _media_service(settings: Settings, store: SqliteStore) -> MediaService:

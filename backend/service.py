@@ -21,7 +21,7 @@ from backend.store.base import (
     SendCommand,
     Store,
 )
-from backend.topics import InboxTopic, inbox_topic, presence_topic
+from backend.topics import InboxTopic, inbox_topic
 
 Clock = Callable[[], int]
 
@@ -49,7 +49,7 @@ def to_inbox(user: str, kind: InboxTopic, payload: wire.Outbound, qos: int = 1) 
 
 
 class ChatService:
-    """Sends, receipts, typing, sync and presence, over a `Store`."""
+    """Sends, receipts, typing and sync, over a `Store`."""
 
     def __init__(self, store: Store, clock: Clock = wall_clock_ms) -> None:
         self.store = store
@@ -125,18 +125,6 @@ class ChatService:
             *(Outgoing(inbox_topic(user, InboxTopic.MSG), m.to_bytes()) for m in batch.messages),
             to_inbox(user, InboxTopic.SYNC, end),
         ]
-
-    async def presence(self, user: str, request: wire.PresenceRequest) -> list[Outgoing]:
-        """Publish the user's retained presence; going offline records `last_seen`."""
-        now = self.clock()
-        if request.state == "offline":
-            await self.store.set_last_seen(user, now)
-            last_seen: int | None = now
-        else:
-            found = await self.store.get_user(user)
-            last_seen = found.last_seen if found else None
-        state = wire.Presence(state=request.state, last_seen=last_seen, ts=now)
-        return [Outgoing(presence_topic(user), state.to_bytes(), qos=1, retain=True)]
 
 
 def conv_marks(state: ConversationState) -> wire.ConvMarks:

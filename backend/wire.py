@@ -211,6 +211,16 @@ class Presence(Outbound):
     ts: int
 
 
+class ConnectionEvent(Inbound):
+    """The embedded broker's report on `_mqchat/connections`: one connection opened or
+    closed, or (`snapshot`) every open connection, sent when the backend subscribes."""
+
+    event: Literal["connected", "disconnected", "snapshot"]
+    client_id: str | None = None
+    client_ids: list[str] = Field(default_factory=list)
+    ts: int
+
+
 InboundT = TypeVar("InboundT", bound=Inbound)
 
 

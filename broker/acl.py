@@ -16,6 +16,8 @@ from collections.abc import Callable
 from backend.accounts import BACKEND_USERNAME
 from backend.ids import is_user_id
 from backend.topics import (
+    CONNECTIONS_REQUEST_TOPIC,
+    CONNECTIONS_TOPIC,
     backend_filters,
     inbox_filter,
     parse_client_topic,
@@ -92,13 +94,25 @@ def may_subscribe(account: str, topic_filter: str, shares: SharesConversation) -
     if not is_valid_topic_filter(topic_filter):
         return False
     if account == BACKEND_USERNAME:
-        return topic_filter in _BACKEND_FILTERS or parse_client_topic(topic_filter) is not None
+        return (
+            topic_filter in _BACKEND_FILTERS
+            or topic_filter == CONNECTIONS_TOPIC
+            or parse_client_topic(topic_filter) is not None
+        )
     if not is_user_id(account):
         return False
     if filter_covers(inbox_filter(account), topic_filter):
         return True
     other = parse_presence_topic(topic_filter)
     return other is not None and (other == account or shares(account, other))
+
+
+def presence_of_other(account: str, topic: str) -> str | None:
+    """The user whose presence `topic` carries, when a user receives another's; else None."""
+    if account == BACKEND_USERNAME:
+        return None
+    other = parse_presence_topic(topic)
+    return other if other is not None and other != account else None
 
 
 def is_allowed_will(account: str, topic: str) -> bool:
@@ -109,6 +123,8 @@ def is_allowed_will(account: str, topic: str) -> bool:
 
 
 def _backend_may_publish(topic: str) -> bool:
+    if topic == CONNECTIONS_REQUEST_TOPIC:
+        return True
     inbox = parse_inbox_topic(topic)
     if inbox is not None:
         return is_user_id(inbox[0])

@@ -16,6 +16,7 @@ from backend.settings import Settings
 # let anonymous clients in and publish $SYS topics.
 AUTH_PLUGIN = "broker.plugins.AuthPlugin"
 TOPIC_PLUGIN = "broker.plugins.TopicPlugin"
+CONNECTION_EVENTS_PLUGIN = "broker.connection_events.ConnectionEventsPlugin"
 
 # An offline persistent session is dropped after this long. The store, not the broker, is
 # the source of truth: a client away longer gets session-present 0, subscribes again and
@@ -69,6 +70,7 @@ def amqtt_config(settings: Settings) -> dict[str, Any]:
         "plugins": {
             AUTH_PLUGIN: {"data_dir": str(settings.data_dir), "db_path": str(settings.db_path)},
             TOPIC_PLUGIN: {"db_path": str(settings.db_path)},
+            CONNECTION_EVENTS_PLUGIN: {},
         },
         # amqtt adds this to every client's keep-alive; the patched broker applies
         # MQTT's own 1.5 x keep-alive instead.

@@ -103,7 +103,7 @@ class AuthPlugin(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
             return False
         if username == BACKEND_USERNAME:
             # Compare hashes, as bytes: equal length, and no str/ASCII pitfalls.
-            return _is_backend_client_id(client_id) and hmac.compare_digest(
+            return is_backend_client_id(client_id) and hmac.compare_digest(
                 hash_token(password), self._backend_hash
             )
         if user_of_client_id(client_id) != username:
@@ -128,14 +128,22 @@ class TopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is untyped
     async def topic_filtering(
         self, *, session: Any = None, topic: str | None = None, action: Action | None = None
     ) -> bool:
-        """Allowed or not; RECEIVE is always allowed, in O(1), as it runs per delivery."""
-        if action == Action.RECEIVE:
-            return True
+        """Allowed or not. RECEIVE runs per delivery, so it is O(1) except for presence."""
         try:
+            if action == Action.RECEIVE:
+                return self._may_receive(session.username, topic)
             return self._allowed(session.username, topic, action)
         except Exception:
             log.exception("checking %s of %r by %r failed; refusing it", action, topic, session)
             return False
+
+    def _may_receive(self, account: str | None, topic: str | None) -> bool:
+        # The subscription was checked when made. Presence is checked again at each
+        # delivery: sharing a conversation can end while the subscription lasts.
+        if account is None or topic is None:
+            return False
+        other = acl.presence_of_other(account, topic)
+        return other is None or self._directory.shares_conversation(account, other)
 
     def _allowed(self, account: str | None, topic: str | None, action: Action | None) -> bool:
         if account is None or topic is None:
@@ -150,7 +158,7 @@ class TopicPlugin(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is untyped
         self._directory.close()
 
 
-def _is_backend_client_id(client_id: str) -> bool:
+def is_backend_client_id(client_id: str) -> bool:
     """`_mqchat-backend`, or `_mqchat-backend:<tag>` for a second connection of the backend."""
     base, sep, tag = client_id.partition(":")
     return base == BACKEND_CLIENT_ID and (not sep or CLIENT_TAG.fullmatch(tag) is not None)

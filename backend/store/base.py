@@ -27,6 +27,13 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class PresenceState:
+    user: str
+    online: bool
+    last_seen: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewUser:
     id: str
     phone: str
@@ -144,8 +151,18 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def update_profile(self, user: str, name: str | None, about: str | None) -> User: ...
 
+    # Presence
     @abc.abstractmethod
-    async def set_last_seen(self, user: str, ts: int) -> None: ...
+    async def set_presence(self, user: str, online: bool, ts: int) -> None:
+        """Record a flip; `ts` becomes `last_seen` (it never moves backwards)."""
+
+    @abc.abstractmethod
+    async def touch_last_seen(self, users: Sequence[str], ts: int) -> None:
+        """Move `last_seen` of those online to `ts`, so a crash loses at most one interval."""
+
+    @abc.abstractmethod
+    async def presence_states(self) -> list[PresenceState]:
+        """Every enabled user's recorded presence."""
 
     # Messages
     @abc.abstractmethod

@@ -7,7 +7,12 @@ USER_BY_TOKEN_HASH = "SELECT * FROM users WHERE token_hash = ? AND disabled = 0"
 UPDATE_PROFILE = """
 UPDATE users SET name = coalesce(?, name), about = coalesce(?, about) WHERE id = ?
 """
-SET_LAST_SEEN = "UPDATE users SET last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?"
+SET_PRESENCE = """
+UPDATE users SET online = ?, last_seen = max(coalesce(last_seen, 0), ?) WHERE id = ?
+"""
+# {params}: one placeholder per user.
+TOUCH_LAST_SEEN = "UPDATE users SET last_seen = ? WHERE online = 1 AND id IN ({params})"
+PRESENCE_STATES = "SELECT id, online, last_seen FROM users WHERE disabled = 0 ORDER BY id"
 
 CONVERSATION = "SELECT * FROM conversations WHERE conv = ?"
 INSERT_CONVERSATION = """

@@ -8,7 +8,8 @@ CREATE TABLE IF NOT EXISTS users (
     token_hash  BLOB NOT NULL UNIQUE,      -- SHA-256 of the access token; the token is never stored
     disabled    INTEGER NOT NULL DEFAULT 0,
     created_ts  INTEGER NOT NULL,
-    last_seen   INTEGER                    -- when the user was last connected
+    last_seen   INTEGER,                   -- when the user was last connected
+    online      INTEGER NOT NULL DEFAULT 0 -- shown online; cleared at the next start if stale
 ) STRICT;
 
 CREATE TABLE IF NOT EXISTS conversations (

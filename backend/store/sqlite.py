@@ -33,6 +33,7 @@ from backend.store.base import (
     GroupChange,
     MemberReceipt,
     NewUser,
+    PresenceState,
     ReceiptCommand,
     ReceiptResult,
     SendCommand,
@@ -187,8 +188,14 @@ class SqliteStore(Store):
     async def update_profile(self, user: str, name: str | None, about: str | None) -> User:
         return await self._write(partial(ops.update_profile, user=user, name=name, about=about))
 
-    async def set_last_seen(self, user: str, ts: int) -> None:
-        await self._write(partial(ops.set_last_seen, user=user, ts=ts))
+    async def set_presence(self, user: str, online: bool, ts: int) -> None:
+        await self._write(partial(ops.set_presence, user=user, online=online, ts=ts))
+
+    async def touch_last_seen(self, users: Sequence[str], ts: int) -> None:
+        await self._write(partial(ops.touch_last_seen, users=users, ts=ts))
+
+    async def presence_states(self) -> list[PresenceState]:
+        return await self._read(ops.presence_states)
 
     # Messages
 

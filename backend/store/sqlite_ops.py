@@ -23,6 +23,7 @@ from backend.store.base import (
     ConversationState,
     MemberReceipt,
     NewUser,
+    PresenceState,
     ReceiptCommand,
     ReceiptResult,
     SendCommand,
@@ -66,8 +67,21 @@ def update_profile(db: sqlite3.Connection, user: str, name: str | None, about: s
     return found
 
 
-def set_last_seen(db: sqlite3.Connection, user: str, ts: int) -> None:
-    db.execute(queries.SET_LAST_SEEN, (ts, user))
+def set_presence(db: sqlite3.Connection, user: str, online: bool, ts: int) -> None:
+    db.execute(queries.SET_PRESENCE, (int(online), ts, user))
+
+
+def touch_last_seen(db: sqlite3.Connection, users: Sequence[str], ts: int) -> None:
+    for chunk in _chunks(users, 500):
+        sql = queries.TOUCH_LAST_SEEN.format(params=",".join("?" * len(chunk)))
+        db.execute(sql, (ts, *chunk))
+
+
+def presence_states(db: sqlite3.Connection) -> list[PresenceState]:
+    return [
+        PresenceState(row["id"], bool(row["online"]), row["last_seen"])
+        for row in fetchall(db, queries.PRESENCE_STATES, ())
+    ]
 
 
 # Sends and receipts

@@ -310,3 +310,10 @@ def test_only_the_backend_retains() -> None:
     assert not acl.may_retain(BACKEND_USERNAME, "$SYS/x")
     assert not acl.may_retain(ME, client_topic(ME, ClientTopic.PRESENCE))
     assert not acl.may_retain(None, f"presence/{ME}")
+
+
+def test_presence_of_other_names_whom_a_delivery_concerns() -> None:
+    assert acl.presence_of_other("alice", "presence/bob") == "bob"
+    assert acl.presence_of_other("alice", "presence/alice") is None
+    assert acl.presence_of_other("alice", "chat/u/alice/in/msg") is None
+    assert acl.presence_of_other(BACKEND_USERNAME, "presence/bob") is None
