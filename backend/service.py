@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backend import wire
+from backend.core.ratelimit import RateLimiter
 from backend.errors import InvalidRequest, NotMember
 from backend.ids import dm_conv
 from backend.store.base import (
@@ -24,6 +25,9 @@ from backend.store.base import (
 from backend.topics import InboxTopic, inbox_topic
 
 Clock = Callable[[], int]
+
+TYPING_PER_S = 1.0
+TYPING_BURST = 3
 
 
 def wall_clock_ms() -> int:
@@ -54,6 +58,8 @@ class ChatService:
     def __init__(self, store: Store, clock: Clock = wall_clock_ms) -> None:
         self.store = store
         self.clock = clock
+        # Clients repeat `typing` every few seconds; more than this is noise to drop.
+        self.typing_limit = RateLimiter(rate=TYPING_PER_S, burst=TYPING_BURST)
 
     async def send(self, user: str, request: wire.SendRequest) -> list[Outgoing]:
         """Store the message; then the ack to the sender and the message to the others."""
@@ -99,7 +105,9 @@ class ChatService:
         return receipt_events(result, ts=self.clock())
 
     async def typing(self, user: str, request: wire.TypingRequest) -> list[Outgoing]:
-        """Relay to the other current members at QoS 0; never stored."""
+        """Relay to the other current members at QoS 0; never stored; excess dropped."""
+        if not self.typing_limit.allow((user, request.conv), self.clock() / 1000):
+            return []
         members = await self.store.current_members(request.conv)
         if user not in members:
             raise NotMember(f"you are not a member of {request.conv}")

@@ -204,3 +204,30 @@ async def test_presence_stops_flowing_when_the_shared_conversation_ends(
             async with connect(server.mqtt_port, ann, tokens[ann], client_id=f"{ann}:two"):
                 with pytest.raises(TimeoutError):
                     await next_presence(watcher, ann, "online", timeout=1.5)
+
+
+async def test_typing_floods_are_cut_down_silently(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    tokens = make_users("alice", "bob")
+    alice, bob = tokens
+    async with (
+        connect(server.mqtt_port, alice, tokens[alice]) as a,
+        connect(server.mqtt_port, bob, tokens[bob]) as b,
+    ):
+        conv = (await a.send({"id": "m", "to": bob, "text": "hi"}))["conv"]
+        for _ in range(50):
+            await a.publish(ClientTopic.TYPING, {"conv": conv, "state": "typing"}, qos=0)
+        await b.expect(InboxTopic.TYPING)
+        await a.send({"id": "marker", "to": bob, "text": "done"})
+        await b.expect(InboxTopic.MSG)
+        await b.expect(InboxTopic.MSG)
+        # Relays of the flood still in flight arrive before the marker's publication is
+        # made, but give QoS 0 a moment to land before counting.
+        await b.expect_none(InboxTopic.ACK, within=0.3)
+        relayed = 1
+        while not b.inbox[InboxTopic.TYPING.value].empty():
+            b.inbox[InboxTopic.TYPING.value].get_nowait()
+            relayed += 1
+        await a.expect_none(InboxTopic.ERROR, within=0.2)
+    assert 1 <= relayed <= 5

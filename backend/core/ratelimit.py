@@ -1,0 +1,43 @@
+"""Token buckets keyed by anything: `rate` tokens a second, up to `burst` saved up.
+
+Pure: the caller passes `now` (seconds, monotonic). Idle buckets are forgotten once
+they would be full again, so memory follows the active keys only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RateLimiter:
+    rate: float
+    burst: float
+    _buckets: dict[Hashable, tuple[float, float]] = field(default_factory=dict)
+    _last_sweep: float = 0.0
+
+    def allow(self, key: Hashable, now: float) -> bool:
+        """Take one token for `key` if there is one."""
+        self._sweep(now)
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            return False
+        self._buckets[key] = (tokens - 1, now)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        refill_s = self.burst / self.rate
+        if now - self._last_sweep < refill_s:
+            return
+        self._last_sweep = now
+        self._buckets = {
+            key: (tokens, last)
+            for key, (tokens, last) in self._buckets.items()
+            if now - last < refill_s
+        }
+
+    def __len__(self) -> int:
+        return len(self._buckets)
