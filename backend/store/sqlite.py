@@ -6,7 +6,7 @@ costs one fsync, not one each. A job's result is released only after its transac
 has committed, which is what lets the caller acknowledge it as durable.
 
 Each connection lives on a thread of its own and runs whole operations
-(`sqlite_ops`), not single statements: a send is about eight statements, and a
+(the `sqlite_*` modules), not single statements: a send is about eight statements, and a
 statement-per-hop driver such as aiosqlite would pay eight thread hops for it.
 """
 
@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from backend.errors import ChatError
+from backend.store import sqlite_accounts as accounts
 from backend.store import sqlite_groups as groups
-from backend.store import sqlite_media as media_ops
-from backend.store import sqlite_ops as ops
+from backend.store import sqlite_media as media
+from backend.store import sqlite_messages as messages
+from backend.store import sqlite_reads as reads
 from backend.store.base import (
     ConversationState,
     GroupChange,
@@ -174,56 +176,58 @@ class SqliteStore(Store):
     # Accounts
 
     async def add_users(self, users: Sequence[NewUser], now: int) -> None:
-        await self._write(partial(ops.add_users, users=users, now=now))
+        await self._write(partial(accounts.add_users, users=users, now=now))
 
     async def set_token_hash(self, user: str, token_hash: bytes) -> None:
-        await self._write(partial(ops.set_token_hash, user=user, token_hash=token_hash))
+        await self._write(partial(accounts.set_token_hash, user=user, token_hash=token_hash))
 
     async def user_by_token_hash(self, token_hash: bytes) -> User | None:
-        return await self._read(partial(ops.user_by_token_hash, token_hash=token_hash))
+        return await self._read(partial(accounts.user_by_token_hash, token_hash=token_hash))
 
     async def get_user(self, user: str) -> User | None:
-        return await self._read(partial(ops.get_user, user=user))
+        return await self._read(partial(accounts.get_user, user=user))
 
     async def update_profile(self, user: str, name: str | None, about: str | None) -> User:
-        return await self._write(partial(ops.update_profile, user=user, name=name, about=about))
+        return await self._write(
+            partial(accounts.update_profile, user=user, name=name, about=about)
+        )
 
     async def set_presence(self, user: str, online: bool, ts: int) -> None:
-        await self._write(partial(ops.set_presence, user=user, online=online, ts=ts))
+        await self._write(partial(accounts.set_presence, user=user, online=online, ts=ts))
 
     async def touch_last_seen(self, users: Sequence[str], ts: int) -> None:
-        await self._write(partial(ops.touch_last_seen, users=users, ts=ts))
+        await self._write(partial(accounts.touch_last_seen, users=users, ts=ts))
 
     async def presence_states(self) -> list[PresenceState]:
-        return await self._read(ops.presence_states)
+        return await self._read(accounts.presence_states)
 
     # Messages
 
     async def send(self, command: SendCommand) -> SendResult:
-        return await self._write(partial(ops.send, command=command))
+        return await self._write(partial(messages.send, command=command))
 
     async def apply_receipt(self, command: ReceiptCommand) -> ReceiptResult:
-        return await self._write(partial(ops.apply_receipt, command=command))
+        return await self._write(partial(messages.apply_receipt, command=command))
 
     async def sync(self, user: str, since: dict[str, int], limit: int) -> SyncBatch:
         # A barrier: wait until every write submitted before this sync has committed, so a
         # client's `delivered` receipt followed by a sync is seen by that sync.
         await self._write(_nothing)
-        return await self._read(partial(ops.sync, user=user, since=since, limit=limit))
+        return await self._read(partial(reads.sync, user=user, since=since, limit=limit))
 
     async def history(self, user: str, conv: str, before: int | None, limit: int) -> list[Message]:
         return await self._read(
-            partial(ops.history, user=user, conv=conv, before=before, limit=limit)
+            partial(reads.history, user=user, conv=conv, before=before, limit=limit)
         )
 
     async def conversations(self, user: str) -> list[ConversationState]:
-        return await self._read(partial(ops.conversations, user=user))
+        return await self._read(partial(reads.conversations, user=user))
 
     async def current_members(self, conv: str) -> list[str]:
-        return await self._read(partial(ops.current_members, conv=conv))
+        return await self._read(partial(reads.current_members, conv=conv))
 
     async def message_receipts(self, user: str, conv: str, seq: int) -> list[MemberReceipt]:
-        return await self._read(partial(ops.message_receipts, user=user, conv=conv, seq=seq))
+        return await self._read(partial(reads.message_receipts, user=user, conv=conv, seq=seq))
 
     # Groups
 
@@ -278,19 +282,19 @@ class SqliteStore(Store):
     # Media
 
     async def add_media(self, owner: str, kind: str, info: MediaInfo, now: int) -> None:
-        await self._write(partial(ops.add_media, owner=owner, kind=kind, info=info, now=now))
+        await self._write(partial(media.add_media, owner=owner, kind=kind, info=info, now=now))
 
     async def get_media(self, media_id: str) -> tuple[str, str, MediaInfo] | None:
-        return await self._read(partial(ops.get_media, media_id=media_id))
+        return await self._read(partial(media.get_media, media_id=media_id))
 
     async def may_read_media(self, user: str, media_id: str) -> bool:
-        return await self._read(partial(ops.may_read_media, user=user, media_id=media_id))
+        return await self._read(partial(media.may_read_media, user=user, media_id=media_id))
 
     async def unused_media(self, older_than: int, limit: int) -> list[str]:
-        return await self._read(partial(media_ops.unused_media, older_than=older_than, limit=limit))
+        return await self._read(partial(media.unused_media, older_than=older_than, limit=limit))
 
     async def delete_unused_media(self, media_ids: Sequence[str]) -> list[str]:
-        return await self._write(partial(media_ops.delete_unused_media, media_ids=media_ids))
+        return await self._write(partial(media.delete_unused_media, media_ids=media_ids))
 
 
 def _nothing(db: sqlite3.Connection) -> None:

@@ -12,12 +12,9 @@ from backend.core import groups as rules
 from backend.errors import InvalidRequest, UnknownConversation, UnknownUser
 from backend.store import queries
 from backend.store.base import Delivery, GroupChange
-from backend.store.sqlite_ops import (
-    advance_own_marks,
-    conversation_state,
-    fetchall,
-    fetchone,
-)
+from backend.store.sqlite_messages import advance_own_marks
+from backend.store.sqlite_reads import conversation_state
+from backend.store.sqlite_rows import fetchall, fetchone
 from backend.wire import GroupEvent, Message
 
 

@@ -1,7 +1,6 @@
-"""The SQLite store's media cleanup operations (see sqlite_ops.py for the conventions).
+"""Uploads on SQLite: adding, reading, who may read them, and removing unused ones.
 
-Adding and reading uploads lives in sqlite_ops.py next to the sends that use them;
-this module holds what removes them.
+Each function runs whole on the store's writer or reader thread (see sqlite.py).
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 
 from backend.store import queries
+from backend.store.sqlite_rows import fetchone, media_info_of
+from backend.wire import MediaInfo
 
 
 def unused_media(db: sqlite3.Connection, older_than: int, limit: int) -> list[str]:
@@ -34,3 +35,33 @@ def delete_unused_media(db: sqlite3.Connection, media_ids: Sequence[str]) -> lis
         for digest in digests
         if db.execute(queries.MEDIA_SHA256_IN_USE, (digest,)).fetchone() is None
     )
+
+
+def add_media(db: sqlite3.Connection, owner: str, kind: str, info: MediaInfo, now: int) -> None:
+    db.execute(
+        queries.INSERT_MEDIA,
+        (
+            info.id,
+            owner,
+            kind,
+            info.mime,
+            info.size,
+            info.sha256,
+            info.width,
+            info.height,
+            info.duration_ms,
+            info.thumb,
+            now,
+        ),
+    )
+
+
+def get_media(db: sqlite3.Connection, media_id: str) -> tuple[str, str, MediaInfo] | None:
+    row = fetchone(db, queries.MEDIA_BY_ID, (media_id,))
+    if row is None:
+        return None
+    return row["owner"], row["kind"], media_info_of(row)
+
+
+def may_read_media(db: sqlite3.Connection, user: str, media_id: str) -> bool:
+    return fetchone(db, queries.MEDIA_READABLE_BY, (media_id, user, user)) is not None
