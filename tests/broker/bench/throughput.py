@@ -1,10 +1,9 @@
-"""Measurements of the broker, run by hand (not collected by pytest).
+"""Older measurements, one variant at a time: refused CONNECTs and 50-user throughput.
 
     python -m tests.broker.bench refused [--stock] [--count 3000]
     python -m tests.broker.bench throughput [--loop uvloop|asyncio] [--stock]
-    python -m tests.broker.bench idle [--loop uvloop|asyncio] [--users 2000]
 
-The broker runs in a process of its own (`serve`, below), as in production; the
+The broker runs in a process of its own (`BrokerProcess`), as in production; the
 load comes from raw asyncio sockets in this process.
 """
 
@@ -12,61 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
-from backend.settings import Settings
+from tests.broker.bench.process import BrokerProcess
 from tests.broker.raw import HOST, connect_packet, packet, publish_packet, subscribe_packet
 from tests.broker.support import make_data_dir, tokens
 
 REPO = Path(__file__).parents[2]
-
-
-def serve(data_dir: Path, stock: bool, loop: str) -> None:
-    """Run the broker (patched, or amqtt's own with our plugins) until killed."""
-    if not stock:
-        from broker.__main__ import main
-
-        sys.exit(main(["--data-dir", str(data_dir), "--host", HOST, "--port", "0", "--loop", loop]))
-    from amqtt.broker import Broker
-
-    from broker.config import amqtt_config
-
-    async def run() -> None:
-        broker = Broker(amqtt_config(Settings(data_dir=data_dir, host=HOST, mqtt_port=0)))
-        await broker.start()
-        port = broker._servers["default"].instance.sockets[0].getsockname()[1]
-        print(f"ready {port}", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(run())
-
-
-def start_broker(data_dir: Path, stock: bool, loop: str) -> tuple[subprocess.Popen[str], int]:
-    command = [sys.executable, "-m", "tests.broker.bench", "serve", "--data-dir", str(data_dir)]
-    command += ["--loop", loop] + (["--stock"] if stock else [])
-    child = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        # The broker on one core, the load on the other: less noise between them.
-        preexec_fn=lambda: os.sched_setaffinity(0, {1}),
-    )
-    os.sched_setaffinity(0, {0})
-    assert child.stdout is not None
-    word, port = child.stdout.readline().split()
-    assert word == "ready"
-    return child, int(port)
 
 
 async def read_packet(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -102,24 +57,19 @@ def measure_refused(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         make_data_dir(data_dir, tokens("alice"))
-        child, port = start_broker(data_dir, args.stock, args.loop)
-        try:
-            process = psutil.Process(child.pid)
-            asyncio.run(refused(port, 100))  # warm up
-            before = process.memory_info().rss
+        with BrokerProcess(data_dir, stock=args.stock, loop=args.loop) as broker:
+            asyncio.run(refused(broker.port, 100))  # warm up
+            before = broker.rss()
             started = time.monotonic()
-            asyncio.run(refused(port, args.count))
+            asyncio.run(refused(broker.port, args.count))
             took = time.monotonic() - started
-            after = process.memory_info().rss
+            after = broker.rss()
             print(
                 f"{'stock' if args.stock else 'patched'} {args.loop}: {args.count} refused CONNECTs in "
                 f"{took:.1f}s; RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB "
                 f"(+{(after - before) / 2**10:.0f} KiB, "
                 f"{(after - before) / args.count:.0f} B each)"
             )
-        finally:
-            child.kill()
-            child.wait()
 
 
 async def fan_in(port: int, users: dict[str, str], per_user: int, window: int) -> float:
@@ -197,17 +147,16 @@ def measure_throughput(args: argparse.Namespace) -> None:
         data_dir = Path(tmp)
         users = tokens(*(f"user{n}" for n in range(args.users)))
         make_data_dir(data_dir, users)
-        child, port = start_broker(data_dir, args.stock, args.loop)
-        try:
-            process = psutil.Process(child.pid)
+        with BrokerProcess(data_dir, stock=args.stock, loop=args.loop) as broker:
+            port = broker.port
             total = args.users * args.per_user
             for name, scenario in (("fan-in", fan_in), ("fan-out", fan_out)):
                 rates, costs = [], []
                 for _ in range(args.rounds):
                     accounts = {**users, BACKEND_USERNAME: backend_password(data_dir)}
-                    cpu = sum(process.cpu_times()[:2])
+                    cpu = broker.cpu_seconds()
                     rates.append(asyncio.run(scenario(port, accounts, args.per_user, 20)))
-                    costs.append((sum(process.cpu_times()[:2]) - cpu) / total * 1e6)
+                    costs.append((broker.cpu_seconds() - cpu) / total * 1e6)
                 print(
                     f"{'stock' if args.stock else 'patched'} {args.loop} {name}: "
                     + ", ".join(f"{rate:.0f}" for rate in rates)
@@ -215,73 +164,24 @@ def measure_throughput(args: argparse.Namespace) -> None:
                     + ", ".join(f"{cost:.0f}" for cost in costs)
                     + " us"
                 )
-        finally:
-            child.kill()
-            child.wait()
 
 
-async def hold_idle(port: int, users: dict[str, str], process: psutil.Process) -> None:
-    before = process.memory_info().rss
-    clients = []
-    for user, token in users.items():
-        reader, writer = await open_client(port, user, user, token, clean=False)
-        writer.write(subscribe_packet(1, [(f"chat/u/{user}/in/#", 1)]))
-        await read_packet(reader)
-        clients.append(writer)
-    after = process.memory_info().rss
-    print(
-        f"{len(clients)} idle subscribed connections: RSS {before / 2**20:.1f} -> "
-        f"{after / 2**20:.1f} MiB, {(after - before) / len(clients) / 1024:.1f} KiB each"
-    )
-    for writer in clients:
-        writer.close()
-
-
-def measure_idle(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        data_dir = Path(tmp)
-        users = tokens(*(f"user{n}" for n in range(args.users)))
-        make_data_dir(data_dir, users)
-        child, port = start_broker(data_dir, False, args.loop)
-        try:
-            print(args.loop, end=": ")
-            asyncio.run(hold_idle(port, users, psutil.Process(child.pid)))
-        finally:
-            child.kill()
-            child.wait()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve_command = commands.add_parser("serve")
-    serve_command.add_argument("--data-dir", type=Path, required=True)
-    serve_command.add_argument("--stock", action="store_true")
-    serve_command.add_argument("--loop", default="asyncio")
-    refused_command = commands.add_parser("refused")
+def add_commands(commands: Any) -> None:
+    """Add `refused` and `throughput` to the bench's subcommands."""
+    refused_command = commands.add_parser("refused", help="memory after refused CONNECTs")
     refused_command.add_argument("--stock", action="store_true")
     refused_command.add_argument("--count", type=int, default=3000)
     refused_command.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
-    throughput = commands.add_parser("throughput")
-    throughput.add_argument("--stock", action="store_true")
-    throughput.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
-    throughput.add_argument("--users", type=int, default=50)
-    throughput.add_argument("--per-user", type=int, default=200)
-    throughput.add_argument("--rounds", type=int, default=3)
-    idle = commands.add_parser("idle")
-    idle.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
-    idle.add_argument("--users", type=int, default=2000)
-    args = parser.parse_args()
-    if args.command == "serve":
-        serve(args.data_dir, args.stock, args.loop)
-    elif args.command == "refused":
+    command = commands.add_parser("throughput", help="50 users to the backend and back")
+    command.add_argument("--stock", action="store_true")
+    command.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
+    command.add_argument("--users", type=int, default=50)
+    command.add_argument("--per-user", type=int, default=200)
+    command.add_argument("--rounds", type=int, default=3)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.command == "refused":
         measure_refused(args)
-    elif args.command == "idle":
-        measure_idle(args)
     else:
         measure_throughput(args)
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
-    main()
