@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import signal
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -110,6 +111,8 @@ def bench(
         data_dir=data_dir,
         quiet_below=quiet_below,
     )
+    # SIGTERM unwinds like Ctrl-C, so that the servers started are stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = datetime.now(UTC)
     line = ProgressLine(live=progress)
     try:

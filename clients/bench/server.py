@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import io
 import os
 import secrets
@@ -26,6 +27,7 @@ HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 20
 IMPORT_TIMEOUT_S = 120
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class ServerFailure(Exception):
@@ -79,6 +81,7 @@ class BenchServer:
                 env=env,
                 # Its own process group: a kill reaches the broker child too.
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             line = read_ready_line(process.stdout, READY_TIMEOUT_S)
@@ -151,6 +154,17 @@ def process_tree_cpu(pid: int, *, label: str, child_label: str | None = None) ->
     if child_label is None:
         return {label: own + children}
     return {label: own, child_label: children}
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the bench dies, even by SIGKILL (Linux only).
+
+    The server runs in a session of its own, so no terminal signal reaches it; without
+    this, a killed bench would leave it running.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _mqtt_port(ready_line: str) -> int:
