@@ -108,20 +108,34 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
             server.release_connection()
 
     async def _serve(self, reader: Any, writer: Any) -> None:
+        incoming = await self._accept(reader, writer)
+        if incoming is None:
+            return
+        session, handler = await self._attach(incoming, reader, writer)
+        try:
+            # The handler's reader does the work; amqtt's loop (four futures re-made
+            # after every packet, and the subscription table formatted for a debug line
+            # after every SUBSCRIBE) is not used.
+            await handler.wait_disconnect()
+        finally:
+            await asyncio.shield(self._end_connection(session, handler))
+
+    async def _accept(self, reader: Any, writer: Any) -> Session | None:
+        """The session an acceptable CONNECT asks for; else None, the refusal sent.
+
+        A function of its own so that the CONNECT packet is not kept for the whole
+        connection (in `_serve`'s frame).
+        """
         connect = await self._read_connect(reader, writer)
         if connect is None:
-            return
+            return None
         incoming = _session_from_connect(connect, writer)
         refusal = await self._refusal(connect, incoming)
         if refusal is not None:
             await ConnackPacket.build(0, refusal).to_stream(writer)
-            return
+            return None
         incoming.password = None  # checked; no reason to keep a token in memory
-        session, handler = await self._attach(incoming, reader, writer)
-        try:
-            await self._client_message_loop(session, handler)
-        finally:
-            await asyncio.shield(self._end_connection(session, handler))
+        return incoming
 
     async def _read_connect(self, reader: Any, writer: Any) -> Any | None:
         try:
@@ -163,9 +177,9 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
         async with self._connect_locks.hold(client_id):
             await self._end_previous_connection(client_id)
             session, present = await self._resume_or_create(incoming)
-            handler = ConnectionHandler(self.plugins_manager, self._limits)
+            handler = ConnectionHandler(self.plugins_manager, self._limits, router=self)
             handler.attach(session, reader, writer)
-            await handler._send_packet(ConnackPacket.build(int(present), CONNECTION_ACCEPTED))
+            await handler.send_packet(ConnackPacket.build(int(present), CONNECTION_ACCEPTED))
             await handler.start()
             # Until now messages for this client were queued; from here they go to this
             # connection, in order: what was in flight, what was queued, what comes next.
@@ -212,14 +226,11 @@ class ConnectionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
             setattr(existing, field, getattr(incoming, field))
         return existing, True
 
-    async def _handle_disconnect(self, session: Session, handler: Any, waiter: Any) -> None:
-        await asyncio.shield(self._end_connection(session, handler))
-
     def _end_connection(self, session: Session, handler: Any) -> asyncio.Task[None]:
         """End a connection once, however many ask: will, socket, session state, event."""
         if handler.ending is None:
             # Read now: a takeover replaces the session's will right after this ends.
-            clean = isinstance(_disconnect_result(handler), DisconnectPacket)
+            clean = isinstance(handler.disconnect_packet(), DisconnectPacket)
             will = None if clean or not session.will_flag else _will_of(session)
             handler.ending = asyncio.create_task(self._finish_connection(session, handler, will))
         ending: asyncio.Task[None] = handler.ending
@@ -279,11 +290,6 @@ def _session_from_connect(connect: Any, writer: Any) -> Session:
     session.ssl_object = writer.get_ssl_info()
     session.keep_alive = max(connect.keep_alive, 0)
     return session
-
-
-def _disconnect_result(handler: Any) -> Any:
-    waiter = handler._disconnect_waiter
-    return waiter.result() if waiter is not None and waiter.done() else None
 
 
 def _will_of(session: Session) -> tuple[str, bytes, int, bool]:

@@ -26,7 +26,7 @@ from typing import Any
 from amqtt.broker import Broker
 from amqtt.contexts import Action
 from amqtt.events import BrokerEvents
-from amqtt.session import Session
+from amqtt.session import IncomingApplicationMessage, Session
 
 from broker.acl import is_valid_topic_name
 from broker.config import BrokerLimits
@@ -44,28 +44,27 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
 
     _limits: BrokerLimits
     _may_retain: RetainPolicy
+    _topic_plugins: list[Any]
+    """The topic plugins to ask, none if filtering is off: fixed once plugins are loaded."""
 
-    async def _handle_message_delivery(self, session: Session, handler: Any, waiter: Any) -> bool:
-        message = waiter.result()
+    async def on_publish(self, session: Session, message: IncomingApplicationMessage) -> None:
+        """Route a PUBLISH that a client's connection accepted (`broker.handler.Router`)."""
         await self.plugins_manager.fire_event(
             BrokerEvents.MESSAGE_RECEIVED, client_id=session.client_id, message=message
         )
-        if message is None:
-            return True
         topic = message.topic
         if topic.startswith("$") or not is_valid_topic_name(topic):
             log.info("client %r published to %r: dropped", session.client_id, topic)
-            return True
+            return
         if not await self._topic_filtering(session, topic, Action.PUBLISH):
             log.info("client %r may not publish to %r: dropped", session.client_id, topic)
-            return True
+            return
         await self.plugins_manager.fire_event(
             BrokerEvents.MESSAGE_BROADCAST, client_id=session.client_id, message=message
         )
-        await self._broadcast_message(session, topic, message.data, message.qos)
+        await self._broadcast_message(session, topic, bytes(message.data), message.qos)
         if message.publish_packet is not None and message.publish_packet.retain_flag:
-            await self._retain_if_allowed(session, topic, message.data, message.qos)
-        return True
+            await self._retain_if_allowed(session, topic, bytes(message.data), message.qos)
 
     async def _publish_will(
         self, session: Session, topic: str, message: bytes, qos: int, retain: bool
@@ -133,9 +132,7 @@ class DeliveryPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
 
     async def _topic_filtering(self, session: Session, topic: str, action: Action) -> bool:
         """Every topic plugin must allow it. Plugins are called directly, not as tasks."""
-        if not self.plugins_manager.is_topic_filtering_enabled():
-            return True
-        for plugin in self.plugins_manager._topic_plugins:
+        for plugin in self._topic_plugins:
             try:
                 verdict = await plugin.topic_filtering(session=session, topic=topic, action=action)
             except Exception:

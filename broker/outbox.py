@@ -20,8 +20,9 @@ import asyncio
 import logging
 from typing import Any
 
-from amqtt.mqtt.publish import PublishPacket
 from amqtt.session import OutgoingApplicationMessage, Session
+
+from broker.packets import encode_publish
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class Outbox:
             if self.backlog > MAX_BUFFERED_BYTES:
                 log.debug("client %r is not reading: QoS 0 dropped", self._session.client_id)
                 return
-            self.write(PublishPacket.build(topic, data, None, False, 0, retain).to_bytes())
+            self.write(encode_publish(topic, data, 0, None, retain=retain))
             return
         window_full = len(self._session.inflight_out) >= MAX_INFLIGHT
         if window_full or not self._session.retained_messages.empty():
@@ -121,7 +122,7 @@ class Outbox:
     def resume(self) -> None:
         """On a new connection: send again what was in flight, then what was queued."""
         for message in self._session.inflight_out.values():
-            self.write(message.build_publish_packet(dup=True).to_bytes())
+            self.write(_encode(message, dup=True))
         self._release()
 
     def _release(self) -> None:
@@ -137,6 +138,16 @@ class Outbox:
         outgoing = OutgoingApplicationMessage(
             packet_id, message.topic, message.qos, message.data, message.retain
         )
-        outgoing.publish_packet = outgoing.build_publish_packet()
         self._session.inflight_out[packet_id] = outgoing
-        self.write(outgoing.publish_packet.to_bytes())
+        self.write(_encode(outgoing))
+
+
+def _encode(message: OutgoingApplicationMessage, *, dup: bool = False) -> bytes:
+    return encode_publish(
+        message.topic,
+        bytes(message.data),
+        message.qos or 0,
+        message.packet_id,
+        retain=bool(message.retain),
+        dup=dup,
+    )

@@ -83,6 +83,10 @@ class PatchedBroker(ConnectionsPatch, DeliveryPatch, SubscriptionsPatch):
         # amqtt creates its plugin manager in Broker.__init__, plugins loaded and all;
         # the subclass adds no state, so switching the class is safe.
         self.plugins_manager.__class__ = LoggingPluginManager
+        manager = self.plugins_manager
+        self._topic_plugins = (
+            list(manager._topic_plugins) if manager.is_topic_filtering_enabled() else []
+        )
 
     async def shutdown(self) -> None:
         """Stop accepting, end every connection, then stop; amqtt does not wait for them."""

@@ -12,7 +12,10 @@ Against amqtt's broker:
   every filter of every client, and a filter no one holds any longer is forgotten;
 - retained messages for a new subscription are sent without waiting for PUBACKs
   (amqtt waits, stalling the client's own later requests), and an exact filter
-  finds its retained message without a scan.
+  finds its retained message without a scan;
+- a SUBSCRIBE costs the same however many subscriptions the broker holds: amqtt's
+  client loop formatted the whole subscription table for a debug line after each
+  one (`repr`, whatever the log level), so connecting n clients cost O(n^2).
 """
 
 from __future__ import annotations
@@ -20,12 +23,16 @@ from __future__ import annotations
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.events import BrokerEvents
+from amqtt.mqtt.suback import SubackPacket
+from amqtt.mqtt.unsuback import UnsubackPacket
 from amqtt.session import Session
 
 from broker.handler import ConnectionHandler
 from broker.topic_index import TopicIndex
 
 MAX_GRANTED_QOS = 1
+REFUSED = 0x80
 _FILTERS = "mqchat.filters"  # in Session.attributes: the session's topic filters
 
 
@@ -33,6 +40,34 @@ class SubscriptionsPatch(Broker):  # type: ignore[misc]  # amqtt is untyped
     """Subscription bookkeeping and lookup of `PatchedBroker`."""
 
     _topic_index: TopicIndex
+
+    async def on_subscribe(
+        self, session: Session, handler: ConnectionHandler, packet_id: int, topics: list[Any]
+    ) -> None:
+        """SUBSCRIBE (`broker.handler.Router`): SUBACK first, then the retained messages."""
+        codes = [await self.add_subscription((f, qos), session) for f, qos in topics]
+        await handler.send_packet(SubackPacket.build(packet_id, codes))
+        for (topic_filter, qos), code in zip(topics, codes, strict=True):
+            if code == REFUSED:
+                continue
+            await self.plugins_manager.fire_event(
+                BrokerEvents.CLIENT_SUBSCRIBED,
+                client_id=session.client_id,
+                topic=topic_filter,
+                qos=qos,
+            )
+            await self._publish_retained_messages_for_subscription((topic_filter, code), session)
+
+    async def on_unsubscribe(
+        self, session: Session, handler: ConnectionHandler, packet_id: int, topics: list[str]
+    ) -> None:
+        """UNSUBSCRIBE (`broker.handler.Router`), then UNSUBACK."""
+        for topic_filter in topics:
+            self._del_subscription(topic_filter, session)
+            await self.plugins_manager.fire_event(
+                BrokerEvents.CLIENT_UNSUBSCRIBED, client_id=session.client_id, topic=topic_filter
+            )
+        await handler.send_packet(UnsubackPacket.build(packet_id))
 
     async def add_subscription(self, subscription: tuple[str, int], session: Session) -> int:
         topic_filter, qos = subscription
