@@ -39,6 +39,7 @@ from amqtt.session import Session
 from broker.config import BrokerLimits
 from broker.handler import ConnectionHandler, close_writer
 from broker.packets import ProtocolViolation, read_packet
+from broker.session import BrokerSession
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,7 @@ _CONNECTION_FIELDS = (
 
 def _session_from_connect(connect: Any, writer: Any) -> Session:
     """A new session for this CONNECT, not registered anywhere (yet)."""
-    session = Session()
+    session = BrokerSession()
     session.client_id = connect.client_id
     session.clean_session = connect.clean_session_flag
     session.will_flag = connect.will_flag

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from amqtt.session import Session
-
 from broker.outbox import MAX_BUFFERED_BYTES, MAX_INFLIGHT, Outbox, enqueue, queued
+from broker.session import BrokerSession
 
 TOPIC = "chat/u/alice/in/msg"
 
@@ -39,8 +38,8 @@ class FakeWriter:
         self.writes.append(data)
 
 
-def make_outbox(limit: int = 1000) -> tuple[Outbox, FakeWriter, Session]:
-    session = Session()
+def make_outbox(limit: int = 1000) -> tuple[Outbox, FakeWriter, BrokerSession]:
+    session = BrokerSession()
     session.client_id = "alice"
     writer = FakeWriter()
     return Outbox(session, writer, limit), writer, session
@@ -133,7 +132,7 @@ async def test_a_queued_message_keeps_its_retain_flag() -> None:
 
 
 def test_the_queue_drops_its_oldest() -> None:
-    session = Session()
+    session = BrokerSession()
     for n in range(5):
         enqueue(session, queued(TOPIC, b"%d" % n, 1), 3)
     queue = session.retained_messages
