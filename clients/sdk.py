@@ -89,6 +89,9 @@ class ChatClient:
         self._session: Session | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._connection_task: asyncio.Task[None] | None = None
+        # Clear while connecting and subscribing: aiomqtt mishandles a cancellation then.
+        self._handshake_over = asyncio.Event()
+        self._handshake_over.set()
         self._http = ChatHttp(http_url, token) if http_url else None
 
     @property
@@ -118,7 +121,12 @@ class ChatClient:
                     await session.goodbye()
         assert self._tasks is not None
         assert self._connection_task is not None
-        self._connection_task.cancel()
+        # Cancelled while waiting for a CONNACK or SUBACK, aiomqtt cancels the future it
+        # waits on and later trips over it in a callback: let the handshake finish first.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(connection.CALL_TIMEOUT_S):
+                await self._handshake_over.wait()
+        await _cancel_for_sure([self._connection_task])
         try:
             # The caller's own exception, if any, propagates unchanged; only failures of
             # the background tasks (bugs) come out of here.
@@ -256,16 +264,21 @@ class ChatClient:
 
     async def _connect_once(self) -> None:
         mqtt = connection.mqtt_client(self.host, self.mqtt_port, self.identity, self.keepalive)
-        async with mqtt:
-            session = Session(mqtt, self.state, self.options)
-            try:
-                await session.open(sorted(presence_topic(user) for user in self._watched))
-                self._session = session
-                self.state.connected.set()
-                await session.run()
-            finally:
-                self._session = None
-                self.state.on_disconnected()
+        self._handshake_over.clear()
+        try:
+            async with mqtt:
+                session = Session(mqtt, self.state, self.options)
+                try:
+                    await session.open(sorted(presence_topic(user) for user in self._watched))
+                    self._session = session
+                    self.state.connected.set()
+                    self._handshake_over.set()
+                    await session.run()
+                finally:
+                    self._session = None
+                    self.state.on_disconnected()
+        finally:
+            self._handshake_over.set()
 
     # Internals
 
@@ -279,3 +292,19 @@ class ChatClient:
         if self._http is None:
             raise ChatClientError("this client was created without http_url")
         return self._http
+
+
+CANCEL_CHECK_S = 0.1
+
+
+async def _cancel_for_sure(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and wait until they end, cancelling again as long as one runs on.
+
+    On Python 3.11, `asyncio.wait_for` (which aiomqtt awaits every CONNACK, SUBACK and
+    PUBACK through) loses a cancellation that arrives as the awaited packet does; the
+    task then goes on as if never cancelled, and closing the client would hang.
+    """
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=CANCEL_CHECK_S)
