@@ -30,12 +30,32 @@ class ClientClosed(ChatClientError):
     """The client was closed while a call was waiting on it."""
 
 
-class HttpError(ChatClientError):
-    """An HTTP API call failed: `status` is None when the server could not be reached."""
+class PresenceRefused(ChatClientError):
+    """The broker refused to show `user`'s presence (SUBACK 0x80).
 
-    def __init__(self, status: int | None, code: str, message: str) -> None:
+    Users may watch only themselves and users they share a conversation with.
+    """
+
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"not allowed to watch {user!r}: you may watch only users you share a conversation with"
+        )
+        self.user = user
+
+
+class HttpError(ChatClientError):
+    """An HTTP API call failed: `status` is None when the server could not be reached.
+
+    `code` is the contract's error code (`forbidden`, `not_member`, ...); `users` names
+    the unknown users when a group create or add fails with `unknown_user`.
+    """
+
+    def __init__(
+        self, status: int | None, code: str, message: str, users: list[str] | None = None
+    ) -> None:
         where = f"HTTP {status}" if status is not None else "HTTP"
         super().__init__(f"{where} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.users = users or []
