@@ -5,37 +5,43 @@
         async for event in client.events():
             ...
 
-No callbacks: requests are awaited and everything the server says is an event from
-`events()`. In the background, one TaskGroup runs the connection (which reconnects with
-backoff for as long as the client is open) and, per connection, named loops for the
-outbox, the sync, the coalesced receipts and the hole watch (see `clients.session`).
+No callbacks: requests are awaited, everything the server says is an event from
+`events()`, presence is followed with `async for update in client.watch_presence(user)`
+and typing is shown with `async with client.typing_in(conv):`. The calls that go over
+HTTP (history, receipts, groups, media) come from `clients.sdk_http.HttpCalls`, those
+about typing and presence from `clients.sdk_live.PresenceAndTyping`.
+
+In the background, one TaskGroup runs the connection (which reconnects with backoff for
+as long as the client is open) and, per connection, named loops for the outbox, the
+sync, the coalesced receipts and the hole watch (see `clients.session`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from backend import wire
-from backend.topics import ClientTopic, client_topic, presence_topic
 from clients import connection
 from clients.connection import Identity, new_request_id
 from clients.errors import ChatClientError, ClientClosed, ConnectionRefused
 from clients.events import Event
-from clients.http import ChatHttp, Conversation
+from clients.http import ChatHttp
 from clients.outbox import send_request
+from clients.sdk_http import HttpCalls
+from clients.sdk_live import PresenceAndTyping
 from clients.session import Session, SessionOptions
 from clients.state import ClientState
 from clients.status import MessageStatus
+from clients.watching import PresenceFollower
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ GOODBYE_TIMEOUT_S = 3.0
 MAX_BUFFERED_EVENTS = 10_000
 
 
-class ChatClient:
+class ChatClient(HttpCalls, PresenceAndTyping):
     """One device of one user: a persistent MQTT session, an outbox, a synced inbox.
 
     `receive=False` makes a send-only client (a CLI `send`, a bot that only posts): it
@@ -85,14 +91,15 @@ class ChatClient:
             Path(outbox_path) if outbox_path is not None else None,
             max_buffered_events,
         )
-        self._watched: set[str] = set()
         self._session: Session | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._connection_task: asyncio.Task[None] | None = None
+        self._chores: set[asyncio.Task[None]] = set()  # small tasks, cancelled on close
         # Clear while connecting and subscribing: aiomqtt mishandles a cancellation then.
         self._handshake_over = asyncio.Event()
         self._handshake_over.set()
         self._http = ChatHttp(http_url, token) if http_url else None
+        self._presence = PresenceFollower(self.state, self._spawn)
 
     @property
     def client_id(self) -> str:
@@ -126,7 +133,7 @@ class ChatClient:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(connection.CALL_TIMEOUT_S):
                 await self._handshake_over.wait()
-        await _cancel_for_sure([self._connection_task])
+        await _cancel_for_sure([self._connection_task, *self._chores])
         try:
             # The caller's own exception, if any, propagates unchanged; only failures of
             # the background tasks (bugs) come out of here.
@@ -173,25 +180,6 @@ class ChatClient:
         if self._session is not None:
             await self._session.send_receipts()
 
-    async def typing(
-        self, conv: str, state: Literal["typing", "recording", "paused"] = "typing"
-    ) -> None:
-        """Tell the other members (QoS 0; dropped when not connected, as typing is fleeting)."""
-        self._check_open()
-        if self._session is not None:
-            payload = json.dumps({"conv": conv, "state": state}).encode()
-            with contextlib.suppress(aiomqtt.MqttError):
-                await self._session.mqtt.publish(
-                    client_topic(self.user, ClientTopic.TYPING), payload, qos=0
-                )
-
-    async def watch_presence(self, user: str) -> None:
-        """Subscribe to `presence/<user>` now and after every reconnect; updates are events."""
-        self._check_open()
-        self._watched.add(user)
-        if self._session is not None:
-            await self._session.subscribe([presence_topic(user)])
-
     # Waiting and reading
 
     async def connected(self) -> None:
@@ -229,18 +217,6 @@ class ChatClient:
         """Ids of the send requests still waiting for their ack, oldest first."""
         return self.state.outbox.ids()
 
-    # HTTP
-
-    async def history(
-        self, conv: str, before: int | None = None, limit: int = 50
-    ) -> list[wire.Message]:
-        """Messages of `conv` older than `before` (default: the newest), newest first."""
-        return await self._api().history(conv, before=before, limit=limit)
-
-    async def conversations(self) -> list[Conversation]:
-        """The user's conversations, from the HTTP API."""
-        return await self._api().conversations()
-
     # Connection
 
     async def _stay_connected(self) -> None:
@@ -269,29 +245,40 @@ class ChatClient:
             async with mqtt:
                 session = Session(mqtt, self.state, self.options)
                 try:
-                    await session.open(sorted(presence_topic(user) for user in self._watched))
+                    presence_filters = self._presence.filters()
+                    refused = await session.open(presence_filters)
                     self._session = session
+                    await self._presence.connected(session, presence_filters, refused)
                     self.state.connected.set()
                     self._handshake_over.set()
                     await session.run()
                 finally:
                     self._session = None
+                    self._presence.disconnected()
                     self.state.on_disconnected()
         finally:
             self._handshake_over.set()
 
     # Internals
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a chore in the client's task group; it is cancelled if the client closes
+        first (and dropped if it is closing already)."""
+        try:
+            if self._tasks is None:
+                raise RuntimeError("not open")
+            chore = self._tasks.create_task(work, name=name)
+        except RuntimeError:  # the task group is finished or shutting down
+            work.close()
+            return
+        self._chores.add(chore)
+        chore.add_done_callback(self._chores.discard)
+
     def _check_open(self) -> None:
         if self.state.fatal is not None:
             raise self.state.fatal
         if self._tasks is None:
             raise ChatClientError("use the client inside `async with`")
-
-    def _api(self) -> ChatHttp:
-        if self._http is None:
-            raise ChatClientError("this client was created without http_url")
-        return self._http
 
 
 CANCEL_CHECK_S = 0.1

@@ -64,26 +64,34 @@ class Session:
     def _topic(self, kind: ClientTopic) -> str:
         return client_topic(self.state.user, kind)
 
-    async def open(self, presence_filters: list[str]) -> None:
-        """Subscribe (QoS 1) and, for a receiving client, announce being online."""
+    async def open(self, presence_filters: list[str]) -> list[str]:
+        """Subscribe (QoS 1) and, for a receiving client, announce being online.
+
+        Returns the filters the broker refused.
+        """
         user = self.state.user
         if self.options.receive:
             filters = [inbox_filter(user)]
         else:
             filters = [inbox_topic(user, InboxTopic.ACK), inbox_topic(user, InboxTopic.ERROR)]
-        await self.subscribe(filters + presence_filters)
+        refused = await self.subscribe(filters + presence_filters)
         if self.options.receive:
             await self.mqtt.publish(self._topic(ClientTopic.PRESENCE), ONLINE, qos=1)
+        return refused
 
-    async def subscribe(self, filters: list[str]) -> None:
-        """Subscribe at QoS 1; a refusal (SUBACK 0x80) is logged, not raised."""
+    async def subscribe(self, filters: list[str]) -> list[str]:
+        """Subscribe at QoS 1; returns the filters refused (SUBACK 0x80)."""
         granted = await self.mqtt.subscribe([(topic_filter, 1) for topic_filter in filters])
+        refused = []
         for topic_filter, code in zip(filters, granted, strict=False):
             value = getattr(code, "value", code)  # an int, or a paho ReasonCode
             if isinstance(value, int) and value >= SUBACK_FAILURE:
-                log.warning(
+                # Not a warning: the caller decides whether it matters, and says so.
+                log.info(
                     "%s: the broker refused the subscription %r", self.state.client_id, topic_filter
                 )
+                refused.append(topic_filter)
+        return refused
 
     async def run(self) -> None:
         """Run the loops until the connection drops; then raise its MqttError."""

@@ -2,20 +2,24 @@
 
 Sessions (one per connection, `clients.session`) feed it what arrives; `ChatClient`
 reads it for its callers. It owns the protocol state (`ClientCore`), the sends in
-flight, the buffered events and the flags: connected, synced, stopped.
+flight, the buffered events, who is typing, the presence watchers, and the flags:
+connected, synced, stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from backend import wire
 from clients.core import ClientCore
 from clients.errors import ChatClientError, ConnectionRefused
-from clients.events import EventBuffer, Inbound, SyncCompleted
+from clients.events import EventBuffer, Inbound, PresenceUpdate, SyncCompleted
 from clients.outbox import Outbox
+from clients.presence import PresenceWatchers
 from clients.sending import Sends
+from clients.typing_board import TypingBoard
 
 
 class ClientState:
@@ -29,6 +33,8 @@ class ClientState:
         self.core = ClientCore(user)
         self.sends = Sends(outbox_path)
         self.events = EventBuffer(max_buffered_events)
+        self.typing = TypingBoard()
+        self.presence = PresenceWatchers()
         self.connected = asyncio.Event()
         self.synced = asyncio.Event()
         self.stopped = asyncio.Event()
@@ -52,6 +58,10 @@ class ClientState:
                 self.sends.settle(item)
             case wire.ReceiptEvent():
                 self.core.on_receipt(item)
+            case wire.TypingEvent():
+                self.typing.on_event(item, time.monotonic())
+            case PresenceUpdate():
+                self.presence.publish(item)
             case wire.SyncEnd():
                 return  # the session's sync loop consumes it
         self.events.put(item)
@@ -78,6 +88,7 @@ class ClientState:
         self.sends.fail_all(error)
         self.stopped.set()
         self.events.close()
+        self.presence.close(error if isinstance(error, ConnectionRefused) else None)
 
     async def until(self, flag: asyncio.Event) -> None:
         """Wait for `flag`; raise the reason instead if the client stops first."""
