@@ -42,6 +42,9 @@ class LoadRow:
     redelivered: int
     duplicate_acks: int
     cpu_percent: dict[str, float]
+    server_cpu_us_per_msg: float
+    """CPU the server (backend and broker) spent per delivered message: unlike a rate,
+    it hardly moves when other programs compete for the cores."""
     problems: tuple[str, ...]
 
 
@@ -106,8 +109,18 @@ def _load_row(runs: list[LoadResult]) -> LoadRow:
         redelivered=sum(r.verdict.redelivered for r in runs),
         duplicate_acks=sum(r.verdict.duplicate_acks for r in runs),
         cpu_percent=_median_cpu([r.cpu_percent for r in runs]),
+        server_cpu_us_per_msg=median_of(server_cost_us(r) for r in runs),
         problems=tuple(problems),
     )
+
+
+def server_cost_us(result: LoadResult) -> float:
+    """Server CPU microseconds per delivered message (NaN when not measured)."""
+    shares = [result.cpu_percent.get(name) for name in ("server", "broker")]
+    if shares[0] is None or result.delivered_per_s <= 0:
+        return math.nan
+    busy = sum(share or 0.0 for share in shares) / 100  # cores
+    return busy / result.delivered_per_s * 1e6
 
 
 def _relay_row(runs: Sequence[RelayResult]) -> RelayRow:
@@ -183,7 +196,7 @@ def render(summary: Summary) -> str:
     header = [
         "broker", "phase", "users", "offered/s", "accepted/s", "delivered/s", "push p50 ms",
         "p95", "p99", "max", "ack p99 ms", *(f"CPU {c} %" for c in CPU_COLUMNS),
-        "redelivered", "problems",
+        "server CPU us/msg", "redelivered", "problems",
     ]  # fmt: skip
     out = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for row in summary.loads:
@@ -194,7 +207,8 @@ def render(summary: Summary) -> str:
             f"{_number(row.accepted_per_s)} | {_number(row.delivered_per_s)} | "
             f"{_number(row.push_p50, 1)} | {_number(row.push_p95, 1)} | "
             f"{_number(row.push_p99, 1)} | {_number(row.push_max, 1)} | "
-            f"{_number(row.ack_p99, 1)} | " + " | ".join(cpu) + f" | {row.redelivered} | "
+            f"{_number(row.ack_p99, 1)} | " + " | ".join(cpu) + " | "
+            f"{_number(row.server_cpu_us_per_msg)} | {row.redelivered} | "
             f"{'; '.join(row.problems) or 'none'} |"
         )
     if summary.relay is not None:

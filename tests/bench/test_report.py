@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
+import pytest
+
 from clients.bench.ledger import Verdict
 from clients.bench.load import LoadResult
 from clients.bench.relay import RelayResult
-from clients.bench.report import render, summarize
+from clients.bench.report import render, server_cost_us, summarize
 from clients.bench.stats import LatencySummary
 
 CLEAN = Verdict(
@@ -106,3 +111,11 @@ def test_render_is_a_markdown_table_with_every_column() -> None:
     assert "| separate | fixed | 100 | 200 | 200 | 200 |" in row
     assert "| 1 publisher -> 1 subscriber | 500 | 5000 |" in table
     assert table.rstrip().endswith("result: ok")
+
+
+def test_server_cpu_per_message_counts_backend_and_broker_only() -> None:
+    result = load("separate", "full", 1, 500, 10.0)
+    both = dataclasses.replace(result, cpu_percent={"server": 60.0, "broker": 40.0, "bench": 30.0})
+    assert server_cost_us(both) == pytest.approx(2000.0)  # one core for 500 msg/s
+    assert server_cost_us(result) == pytest.approx(1000.0)  # inline: no broker share
+    assert math.isnan(server_cost_us(dataclasses.replace(result, cpu_percent={})))
