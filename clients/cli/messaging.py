@@ -1,214 +1,196 @@
-"""Client commands of the `mqchat` CLI: `send`, `listen` and `history`.
-
-They talk to a running server exactly as any client would, through the SDK. Every
-failure ends in one `error: ...` line on stderr and a non-zero exit code.
-"""
+"""`mqchat send`, `history`, `read` and `info`: one request each, then exit."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
-import sys
-from collections.abc import Coroutine
-from typing import Annotated, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 
 from backend import wire
+from clients.cli.common import (
+    DEFAULT_HOST,
+    DEFAULT_HTTP_URL,
+    DEFAULT_MQTT_PORT,
+    Host,
+    HttpUrl,
+    MqttPort,
+    Token,
+    UnusedHost,
+    UnusedMqttPort,
+    UnusedUser,
+    User,
+    credentials,
+    fail,
+    local_zone,
+    need_token,
+    run,
+)
 from clients.connection import new_request_id
-from clients.errors import ChatClientError
-from clients.events import SyncCompleted
 from clients.http import ChatHttp
+from clients.render import format_message
 from clients.sdk import ChatClient
-
-T = TypeVar("T")
+from clients.ticks import format_receipt_table
 
 DEFAULT_SEND_TIMEOUT_S = 30.0
-CONNECT_NOTICE_AFTER_S = 5.0
+RECEIPT_RETRY_S = 0.2
 
-Host = Annotated[str, typer.Option("--host", envvar="MQCHAT_HOST", help="The server's MQTT host.")]
-MqttPort = Annotated[
-    int, typer.Option("--mqtt-port", envvar="MQCHAT_MQTT_PORT", help="The server's MQTT port.")
-]
-HttpUrl = Annotated[
-    str, typer.Option("--http-url", envvar="MQCHAT_HTTP_URL", help="The server's HTTP API.")
-]
-User = Annotated[str | None, typer.Option("--user", envvar="MQCHAT_USER", help="Your user id.")]
-Token = Annotated[
-    str | None, typer.Option("--token", envvar="MQCHAT_TOKEN", help="Your access token.")
-]
-
-
-# Common options a command has no use for: accepted (hidden), so that scripts can pass the
-# same connection flags to every command.
-UnusedHttpUrl = Annotated[str | None, typer.Option("--http-url", hidden=True)]
-UnusedHost = Annotated[str | None, typer.Option("--host", hidden=True)]
-UnusedMqttPort = Annotated[str | None, typer.Option("--mqtt-port", hidden=True)]
-UnusedUser = Annotated[str | None, typer.Option("--user", hidden=True)]
-
-
-def register_client_commands(app: typer.Typer) -> None:
-    """Add the client commands to the `mqchat` app."""
-    app.command("send")(send)
-    app.command("listen")(listen)
-    app.command("history")(history)
+Timeout = Annotated[float, typer.Option(help="Seconds to wait for the server.")]
 
 
 def send(
-    text: Annotated[str, typer.Argument(help="The message text.")],
+    text: Annotated[
+        str | None, typer.Argument(help="The message text (with --image/--voice: a caption).")
+    ] = None,
     to: Annotated[str | None, typer.Option(help="A user: the 1:1 conversation with them.")] = None,
     conv: Annotated[str | None, typer.Option(help="A conversation id.")] = None,
+    image: Annotated[Path | None, typer.Option(help="Send this image file.")] = None,
+    voice: Annotated[Path | None, typer.Option(help="Send this voice note.")] = None,
+    caption: Annotated[str | None, typer.Option(help="A caption for --image/--voice.")] = None,
     request_id: Annotated[
         str | None,
         typer.Option(
             "--id", help="The request id; sending again with the same id never duplicates."
         ),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for the ack.")] = (
-        DEFAULT_SEND_TIMEOUT_S
-    ),
+    timeout: Timeout = DEFAULT_SEND_TIMEOUT_S,
     tag: Annotated[str, typer.Option(help="Client id tag (client id <user>:<tag>).")] = "cli-send",
-    host: Host = "127.0.0.1",
-    mqtt_port: MqttPort = 1883,
+    host: Host = DEFAULT_HOST,
+    mqtt_port: MqttPort = DEFAULT_MQTT_PORT,
+    http_url: HttpUrl = DEFAULT_HTTP_URL,
     user: User = None,
     token: Token = None,
-    _http_url: UnusedHttpUrl = None,
 ) -> None:
-    """Send a message; print the conversation and seq it was stored under."""
-    user, token = _credentials(user, token)
+    """Send a message, image or voice note; print the conversation and seq it is stored under.
+
+    A media send prints the media id too: `conv=dm:alice:bob seq=4 media=<id>`.
+    """
+    user, token = credentials(user, token)
     if (to is None) == (conv is None):
-        _fail("give exactly one of --to and --conv")
+        fail("give exactly one of --to and --conv")
+    kind, media_path, text = _what_to_send(text, image, voice, caption)
     request_id = request_id or new_request_id()
 
-    async def run() -> wire.Ack:
+    async def run_send() -> tuple[wire.Ack, wire.MediaInfo | None]:
         # Send-only: it must not mark as delivered messages that no one has seen.
-        async with ChatClient(host, mqtt_port, user, token, tag=tag, receive=False) as client:
+        async with ChatClient(
+            host, mqtt_port, user, token, tag=tag, receive=False, http_url=http_url
+        ) as client:
             try:
                 async with asyncio.timeout(timeout):
-                    return await client.send(text, to=to, conv=conv, id=request_id)
+                    if media_path is None:
+                        return await client.send(text, to=to, conv=conv, id=request_id), None
+                    send_media = client.send_image if kind == "image" else client.send_voice
+                    sent = await send_media(
+                        media_path, to=to, conv=conv, caption=text, id=request_id
+                    )
+                    return sent.ack, sent.media
             except TimeoutError:
-                _fail(
+                fail(
                     f"no ack within {timeout:g}s from {host}:{mqtt_port}; the message may still "
                     f"be stored: run again with --id {request_id} to retry without duplicating"
                 )
 
-    ack = _run(run())
-    print(f"conv={ack.conv} seq={ack.seq}")
+    ack, media = run(run_send())
+    print(f"conv={ack.conv} seq={ack.seq}" + (f" media={media.id}" if media else ""))
 
 
-def listen(
-    tag: Annotated[
-        str, typer.Option(help="Client id tag (client id <user>:<tag>).")
-    ] = "cli-listen",
-    host: Host = "127.0.0.1",
-    mqtt_port: MqttPort = 1883,
-    user: User = None,
-    token: Token = None,
-    _http_url: UnusedHttpUrl = None,
-) -> None:
-    """Connect, sync, and print each message as it arrives, one line each, until Ctrl-C."""
-    user, token = _credentials(user, token)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        async with ChatClient(host, mqtt_port, user, token, tag=tag) as client:
-            printing = asyncio.create_task(_print_events(client), name="print-events")
-            notice = asyncio.create_task(_connect_notice(client, f"{host}:{mqtt_port}"))
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({printing, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (printing, notice, stopping):
-                    task.cancel()
-            if printing.done() and not printing.cancelled():
-                printing.result()  # a refusal of the credentials ends up here
-
-    _run(run())
+def _what_to_send(
+    text: str | None, image: Path | None, voice: Path | None, caption: str | None
+) -> tuple[Literal["text", "image", "voice"], Path | None, str | None]:
+    """The kind, the media file and the text (or caption) of a `send`."""
+    if image is not None and voice is not None:
+        fail("give at most one of --image and --voice")
+    media_path = image or voice
+    if media_path is None:
+        if caption is not None:
+            fail("--caption goes with --image or --voice")
+        if not text:
+            fail("no text to send")
+        return "text", None, text
+    if text is not None and caption is not None:
+        fail("give the caption once: as the text or with --caption")
+    if not media_path.is_file():
+        fail(f"{media_path}: no such file")
+    return ("image" if image is not None else "voice"), media_path, caption or text
 
 
 def history(
     conv: Annotated[str, typer.Argument(help="A conversation id.")],
     limit: Annotated[int, typer.Option(help="How many messages (at most 500).")] = 50,
     before: Annotated[int | None, typer.Option(help="Only messages before this seq.")] = None,
-    http_url: HttpUrl = "http://127.0.0.1:8080",
+    http_url: HttpUrl = DEFAULT_HTTP_URL,
     token: Token = None,
     _host: UnusedHost = None,
     _mqtt_port: UnusedMqttPort = None,
     _user: UnusedUser = None,
 ) -> None:
     """Print a conversation's latest messages (or those before --before), oldest first."""
-    if not token:
-        _fail("no token: pass --token or set MQCHAT_TOKEN")
+    token = need_token(token)
 
-    async def run() -> list[wire.Message]:
+    async def fetch() -> list[wire.Message]:
         async with ChatHttp(http_url, token) as api:
             return await api.history(conv, before=before, limit=limit)
 
-    for message in reversed(_run(run())):
+    for message in reversed(run(fetch())):
         print(format_message(message))
 
 
-def format_message(message: wire.Message) -> str:
-    """One line: `[dm:alice:bob #3] alice: hello`; line breaks in the text are escaped."""
-    if message.kind == "event" and message.event is not None:
-        event = message.event
-        details = ", ".join(event.users) if event.users else ""
-        if event.name is not None:
-            details = f"{details} {event.name!r}".strip()
-        body = f"* {event.type} {details}".rstrip()
-    elif message.kind in ("image", "voice"):
-        body = f"<{message.kind}> {message.text or ''}".rstrip()
-    else:
-        body = message.text or ""
-    body = body.replace("\r", "\\r").replace("\n", "\\n")
-    return f"[{message.conv} #{message.seq}] {message.sender}: {body}"
+def read(
+    conv: Annotated[str, typer.Argument(help="A conversation id.")],
+    timeout: Timeout = DEFAULT_SEND_TIMEOUT_S,
+    tag: Annotated[str, typer.Option(help="Client id tag (client id <user>:<tag>).")] = "cli-read",
+    host: Host = DEFAULT_HOST,
+    mqtt_port: MqttPort = DEFAULT_MQTT_PORT,
+    http_url: HttpUrl = DEFAULT_HTTP_URL,
+    user: User = None,
+    token: Token = None,
+) -> None:
+    """Mark a conversation read up to its last message; the senders see it read."""
+    user, token = credentials(user, token)
+
+    async def mark() -> int:
+        async with ChatClient(
+            host, mqtt_port, user, token, tag=tag, receive=False, http_url=http_url
+        ) as client:
+            found = [c for c in await client.conversations() if c.conv == conv]
+            if not found:
+                fail(f"you are not in a conversation {conv!r}")
+            last_seq = found[0].last_seq
+            if last_seq == 0:
+                return 0
+            try:
+                async with asyncio.timeout(timeout):
+                    # A receipt the broker did not acknowledge stays owed: send it again.
+                    while True:
+                        await client.connected()
+                        await client.mark_read(conv, last_seq)
+                        if not client.state.core.pending_receipts():
+                            return last_seq
+                        await asyncio.sleep(RECEIPT_RETRY_S)
+            except TimeoutError:
+                fail(f"could not reach {host}:{mqtt_port} within {timeout:g}s")
+
+    last_seq = run(mark())
+    print(f"{conv} read up to #{last_seq}" if last_seq else f"{conv} has no messages")
 
 
-async def _print_events(client: ChatClient) -> None:
-    announced = False
-    async for event in client.events():
-        match event:
-            case wire.Message():
-                print(format_message(event), flush=True)
-            case SyncCompleted() if not announced:
-                announced = True
-                print(f"listening as {client.client_id}", file=sys.stderr, flush=True)
-            case wire.ErrorNotice():
-                print(f"server error: {event.error.code}: {event.error.message}", file=sys.stderr)
+def info(
+    conv: Annotated[str, typer.Argument(help="A conversation id.")],
+    seq: Annotated[int, typer.Argument(help="The message's seq.", min=1)],
+    http_url: HttpUrl = DEFAULT_HTTP_URL,
+    token: Token = None,
+    _host: UnusedHost = None,
+    _mqtt_port: UnusedMqttPort = None,
+    _user: UnusedUser = None,
+) -> None:
+    """Print who got and read a message, and when (local time; `-`: not yet)."""
+    token = need_token(token)
 
+    async def fetch() -> list[str]:
+        async with ChatHttp(http_url, token) as api:
+            return format_receipt_table(await api.receipts(conv, seq), local_zone())
 
-async def _connect_notice(client: ChatClient, where: str) -> None:
-    """Say so when the server is not there yet (the client keeps trying meanwhile)."""
-    try:
-        async with asyncio.timeout(CONNECT_NOTICE_AFTER_S):
-            await client.connected()
-    except TimeoutError:
-        print(f"not connected to {where} yet; still trying", file=sys.stderr, flush=True)
-    except ChatClientError:
-        pass  # a refusal: the event reader reports it
-
-
-def _credentials(user: str | None, token: str | None) -> tuple[str, str]:
-    if not user:
-        _fail("no user: pass --user or set MQCHAT_USER")
-    if not token:
-        _fail("no token: pass --token or set MQCHAT_TOKEN")
-    return user, token
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run the command; turn the errors a user can act on into one line."""
-    try:
-        return asyncio.run(coroutine)
-    except (ChatClientError, ValueError) as exc:
-        _fail(str(exc))
-    except KeyboardInterrupt:
-        raise typer.Exit(code=130) from None
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
+    for line in run(fetch()):
+        print(line)

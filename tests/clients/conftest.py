@@ -1,4 +1,4 @@
-"""Fixtures for the client tests: one real server per module, fresh users per test."""
+"""Fixtures for the client tests: one real server for them all, fresh users per test."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ _names = itertools.count(1)
 UserFactory = Callable[..., dict[str, str]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(tmp_path_factory.mktemp("clients-server") / "data")
     process.start()

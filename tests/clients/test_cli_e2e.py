@@ -3,50 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from backend.ids import dm_conv
+from tests.clients.cli_support import CLI_TIMEOUT_S, assert_one_error_line, cli_env, mqchat
 from tests.clients.conftest import UserFactory
 from tests.clients.support import WAIT_S, client
 from tests.support.server import HOST, ServerProcess
-
-CLI_TIMEOUT_S = 60
-
-
-def cli_env(server: ServerProcess, user: str, token: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MQCHAT_HOST": HOST,
-        "MQCHAT_MQTT_PORT": str(server.mqtt_port),
-        "MQCHAT_HTTP_URL": server.http_url,
-        "MQCHAT_USER": user,
-        "MQCHAT_TOKEN": token,
-    }
-
-
-def mqchat(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "backend", *args],
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        env=env,
-        check=False,
-    )
-
-
-def assert_one_error_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode != 0
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_send_prints_the_conversation_and_seq(
