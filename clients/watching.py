@@ -67,7 +67,7 @@ class PresenceFollower:
     async def follow(self, user: str) -> None:
         """Follow `user` for good; updates come only as events of `ChatClient.events()`."""
         self._for_good.add(user)
-        if self.session is not None and await self.session.subscribe([presence_topic(user)]):
+        if await self._subscribe_now(user):
             raise PresenceRefused(user)
 
     async def updates(self, user: str) -> AsyncGenerator[PresenceUpdate, None]:
@@ -75,7 +75,7 @@ class PresenceFollower:
         # Registered before subscribing: the retained state may follow the SUBACK at once.
         queue = self.state.presence.add(user)
         try:
-            if self.session is not None and await self.session.subscribe([presence_topic(user)]):
+            if await self._subscribe_now(user):
                 raise PresenceRefused(user)
             # Not connected: `connected` subscribes, and reports a refusal in the queue.
             last: WatchItem = None
@@ -90,6 +90,19 @@ class PresenceFollower:
         finally:
             if self.state.presence.remove(user, queue):
                 self._stop_following(user)
+
+    async def _subscribe_now(self, user: str) -> bool:
+        """Subscribe on the current connection, if any; True if the broker refused.
+
+        A connection that drops meanwhile is no failure: the next one subscribes.
+        """
+        if self.session is None:
+            return False
+        try:
+            return bool(await self.session.subscribe([presence_topic(user)]))
+        except aiomqtt.MqttError as exc:
+            log.info("presence of %r: subscribing failed (%s); the reconnect will", user, exc)
+            return False
 
     def _refuse(self, filters: list[str]) -> None:
         watched = self.state.presence.users()

@@ -51,7 +51,9 @@ def send(
     request_id: Annotated[
         str | None,
         typer.Option(
-            "--id", help="The request id; sending again with the same id never duplicates."
+            "--id",
+            help="The request id; sending again with the same id never duplicates (a media "
+            "file is uploaded again, but the message keeps its first upload).",
         ),
     ] = None,
     timeout: Timeout = DEFAULT_SEND_TIMEOUT_S,
