@@ -27,7 +27,7 @@ from pathlib import Path
 from backend.accounts import backend_password
 from tests.broker.bench import throughput
 from tests.broker.bench.connections import many_connections
-from tests.broker.bench.process import BrokerProcess, raise_fd_limit
+from tests.broker.bench.process import BrokerProcess, OthersLoad, raise_fd_limit, wait_for_quiet
 from tests.broker.bench.report import VARIANTS, Results, machine, percentile, table
 from tests.broker.bench.traffic import fan_out, relay
 from tests.broker.support import make_data_dir, tokens
@@ -67,21 +67,30 @@ def _traffic_run(
     results: Results,
     run: int,
 ) -> None:
+    _wait_for_quiet(args)
     with BrokerProcess(data_dir, stock=variant == "stock") as broker:
         if "relay" in args.only:
             user = f"u{len(users) - 1}"
+            load = OthersLoad(broker)
             rate = asyncio.run(
                 relay(broker.port, user, users[user], secret, args.relay_messages, args.window)
             )
             results.relay[variant].append(rate)
-            _progress(f"run {run} {variant}: relay {rate:,.0f} msg/s")
+            results.others["relay"].append(load.percent())
+            _progress(
+                f"run {run} {variant}: relay {rate:,.0f} msg/s "
+                f"(others used {results.others['relay'][-1]:.0f}% of a core)"
+            )
         if "fanout" in args.only:
             inboxes = {user: users[user] for user in list(users)[:FAN_OUT_TOPICS]}
+            load = OthersLoad(broker)
             latencies = asyncio.run(fan_out(broker.port, inboxes, secret, args.fanout_rounds))
             results.fan_out[variant].append(latencies)
+            results.others["fanout"].append(load.percent())
             _progress(
                 f"run {run} {variant}: fan-out to {FAN_OUT_TOPICS} p50 "
-                f"{percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+                f"{percentile(latencies, 0.5) * 1000:.1f} ms, p99 {percentile(latencies, 0.99) * 1000:.1f} ms "
+                f"(others used {results.others['fanout'][-1]:.0f}% of a core)"
             )
 
 
@@ -96,6 +105,7 @@ def _connections_run(
     if "connections" not in args.only:
         return
     stock = variant == "stock"
+    _wait_for_quiet(args)
     with BrokerProcess(data_dir, stock=stock) as broker:
         result = asyncio.run(
             many_connections(
@@ -108,13 +118,22 @@ def _connections_run(
             )
         )
     results.connections[variant].append(result)
+    results.others["connections"].append(result.others_percent)
     shutdown = "killed" if result.shutdown_s is None else f"{result.shutdown_s:.1f}s"
     _progress(
         f"run {run} {variant}: {result.connected:,} connected in {result.connect_s:.1f}s"
         f"{f' (stopped: {result.stopped_early})' if result.stopped_early else ''}, "
         f"{result.bytes_per_connection / 1024:.1f} KiB each, {result.dropped} dropped while held, "
-        f"shutdown {shutdown}"
+        f"shutdown {shutdown} (others used {result.others_percent:.0f}% of a core)"
     )
+
+
+def _wait_for_quiet(args: argparse.Namespace) -> None:
+    if args.quiet_below is not None:
+        _progress(f"waiting for the machine to be busy less than {args.quiet_below:g}% of a core")
+        busy = wait_for_quiet(args.quiet_below)
+        if busy >= args.quiet_below:
+            _progress(f"gave up waiting: still {busy:.0f}% busy")
 
 
 def _progress(line: str) -> None:
@@ -140,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--stock-connections", type=int, default=3000)
     run.add_argument("--stock-time-cap", type=float, default=120.0)
     run.add_argument("--hold", type=float, default=10.0, help="seconds to hold the connections")
+    run.add_argument(
+        "--quiet-below", type=float, metavar="PERCENT",
+        help="before each broker start, wait (up to 2 min) until the machine is busy less than this",
+    )  # fmt: skip
     run.add_argument("--json", type=Path, help="also write the raw results here")
     throughput.add_commands(commands)
     return parser

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from tests.broker.bench.process import BrokerProcess
+from tests.broker.bench.process import BrokerProcess, OthersLoad
 from tests.broker.bench.wire import WireClient, open_client
 
 CHECKPOINT_EVERY = 1000
@@ -43,6 +43,8 @@ class ConnectionsResult:
     ping_ms: list[float] = field(default_factory=list)
     shutdown_s: float | None = None
     """None: still running after `SHUTDOWN_CAP_S`, killed."""
+    others_percent: float = 0.0
+    """Other processes' CPU while connecting and holding, in percent of one core."""
 
     @property
     def rate(self) -> float:
@@ -76,10 +78,12 @@ async def many_connections(
     result.rss_before = broker.rss()
     clients: list[WireClient] = []
     try:
+        load = OthersLoad(broker)
         await _connect_all(broker.port, accounts, clients, result, time_cap_s, concurrency)
         result.rss_connected = broker.rss()
         await _hold(clients, result, hold_s)
         result.rss_held = broker.rss()
+        result.others_percent = load.percent()
         result.shutdown_s = await asyncio.to_thread(broker.stop, SHUTDOWN_CAP_S)
     finally:
         for client in clients:

@@ -26,6 +26,52 @@ READY_TIMEOUT_S = 30.0
 _ALL_CORES = sorted(os.sched_getaffinity(0))  # before this process pins itself
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds processes have run on this machine, all cores summed.
+
+    Interrupt time is left out: the kernel's loopback work for the bench's own sockets
+    is accounted there, to no process.
+    """
+    times = psutil.cpu_times()
+    return float(times.user + times.nice + times.system)
+
+
+def wait_for_quiet(below_percent: float, give_up_s: float = 120.0) -> float:
+    """Wait until the machine is busy less than `below_percent` of one core over a
+    second (others' test runs on a shared machine); the last sample, after `give_up_s`
+    at most."""
+    deadline = time.monotonic() + give_up_s
+    while True:
+        before = machine_busy_seconds()
+        time.sleep(1.0)
+        busy = 100 * (machine_busy_seconds() - before)
+        if busy < below_percent or time.monotonic() >= deadline:
+            return busy
+
+
+class OthersLoad:
+    """How busy the machine was, apart from the broker and the bench, during a measurement."""
+
+    def __init__(self, broker: BrokerProcess) -> None:
+        self._broker = broker
+        self._started = self._sample()
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        return (
+            time.monotonic(),
+            machine_busy_seconds(),
+            self._broker.cpu_seconds(),
+            time.process_time(),  # this process, every thread
+        )
+
+    def percent(self) -> float:
+        """Percent of one core used by other processes since this object was made."""
+        wall, busy, broker, own = (
+            end - start for end, start in zip(self._sample(), self._started, strict=True)
+        )
+        return max(0.0, 100 * (busy - broker - own) / wall) if wall > 0 else 0.0
+
+
 def raise_fd_limit() -> int:
     """Raise this process's open-file limit to its hard limit (children inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -34,6 +34,10 @@ class Results:
     connections: dict[str, list[ConnectionsResult]] = field(
         default_factory=lambda: {v: [] for v in VARIANTS}
     )
+    others: dict[str, list[float]] = field(
+        default_factory=lambda: {"relay": [], "fanout": [], "connections": []}
+    )
+    """Other processes' CPU during each measurement (both variants), % of one core."""
 
 
 def machine() -> str:
@@ -88,6 +92,11 @@ def table(results: Results, target: int) -> str:
             f"| {'< 100 ms' if label == 'p50' else ''} |"
         )
     rows += _connection_rows(results.connections, target)
+    noise = ", ".join(
+        f"{name} up to {max(values):.0f}%" for name, values in results.others.items() if values
+    )
+    if noise:
+        rows.append(f"\nOther processes' CPU during the measurements (of one core): {noise}.")
     return "\n".join(rows)
 
 
