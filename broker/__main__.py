@@ -92,8 +92,8 @@ def _stop_at_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> 
 
 
 def _runner(choice: str) -> Callable[[Coroutine[Any, Any, int]], int]:
-    # asyncio by default: uvloop measured no faster here (tests/broker/bench.py; the
-    # time goes to Python code, amqtt's packet decoding first), and is one more thing.
+    # asyncio by default: uvloop saves little here (tests/broker/bench; the time goes
+    # to Python code), every test runs on asyncio, and it is one more thing.
     if choice == "uvloop":
         import uvloop
 

@@ -1,14 +1,12 @@
 """The broker's side of one client connection: one task that reads, and an `Outbox`.
 
-amqtt serves a connection with a reader task that starts a task per packet, two
-queues between it and a broker loop that waits on four futures, re-created (as
-tasks) after every message, and a `BrokerProtocolHandler` with four more queues,
-locks and events. Here one reader task handles each packet as it comes, in order,
-and hands PUBLISH, SUBSCRIBE and UNSUBSCRIBE straight to the broker (`Router`):
-no task or queue per packet, and a client that floods is read no faster than its
-messages are routed. Against amqtt's handler this one also
-- disconnects a client silent for 1.5 x its keep-alive (amqtt notices and carries on),
-  with one timer per connection rather than a timeout per read,
+amqtt runs a task per packet, queues to a broker loop that waits on four futures
+(re-made as tasks after every message), and a handler with four more queues, locks
+and events. Here one reader task handles each packet in order and hands PUBLISH,
+SUBSCRIBE and UNSUBSCRIBE straight to the broker (`Router`): no task or queue per
+packet, and a flooding client is read no faster than its messages are routed. Also:
+- a client silent for 1.5 x its keep-alive is disconnected (amqtt notices and carries
+  on), by one timer per connection rather than a timeout per read,
 - reads packets through `broker.packets`: size limit, and a protocol violation
   (SUBSCRIBE with QoS 3 or no filters, PUBLISH to an empty topic...) closes the
   connection instead of being half-handled,
@@ -42,7 +40,7 @@ from amqtt.session import IncomingApplicationMessage, Session
 
 from broker.config import BrokerLimits
 from broker.outbox import MAX_BUFFERED_BYTES, Outbox
-from broker.packets import ProtocolViolation, encode_puback, read_packet
+from broker.packets import ProtocolViolation, encode_ack, read_packet
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +132,6 @@ class ConnectionHandler:
         """Send a PUBLISH (QoS 0 or 1) to this client, or queue it."""
         assert self.outbox is not None
         self.outbox.publish(topic, data, qos, retain)
-
-    async def mqtt_publish(
-        self, topic: str, data: bytes, qos: int | None, retain: bool, ack_timeout: Any = None
-    ) -> None:
-        # amqtt's entry point for sending, kept for anything that still calls it.
-        self.deliver(topic, data, min(qos or 0, 1), retain)
 
     async def send_packet(self, packet: Any) -> None:
         """Send a control packet (CONNACK, SUBACK...), corked with this turn's writes."""
@@ -239,17 +231,17 @@ class ConnectionHandler:
         if qos == 2:
             # Kept until its PUBREL; a DUP of a message already kept is not kept twice.
             self.session.inflight_in.setdefault(packet_id, message)
-            await self._send(_packet_id_packet(PUBREC, packet_id))
+            await self._send(encode_ack(PUBREC, packet_id))
             return
         await self._router.on_publish(self.session, message)
         if qos == 1:
-            await self._send(encode_puback(packet_id))
+            await self._send(encode_ack(PUBACK, packet_id))
 
     async def _on_pubrel(self, packet_id: int) -> None:
         message = self.session.inflight_in.pop(packet_id, None)
         if message is not None:
             await self._router.on_publish(self.session, message)
-        await self._send(_packet_id_packet(PUBCOMP, packet_id))
+        await self._send(encode_ack(PUBCOMP, packet_id))
 
     def _on_puback(self, packet_id: int) -> None:
         assert self.outbox is not None
@@ -299,11 +291,6 @@ class ConnectionHandler:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-
-
-def _packet_id_packet(packet_type: int, packet_id: int) -> bytes:
-    flags = 0b0010 if packet_type == PUBREL else 0
-    return bytes([packet_type << 4 | flags, 2]) + packet_id.to_bytes(2, "big")
 
 
 async def close_writer(writer: Any) -> None:

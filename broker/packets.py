@@ -223,8 +223,9 @@ def encode_publish(
     return bytes([first_byte]) + _encode_length(len(variable) + len(payload)) + variable + payload
 
 
-def encode_puback(packet_id: int) -> bytes:
-    return b"\x40\x02" + struct.pack("!H", packet_id)
+def encode_ack(packet_type: int, packet_id: int) -> bytes:
+    """PUBACK, PUBREC or PUBCOMP (flags 0) for `packet_id`."""
+    return bytes([packet_type << 4, 2]) + struct.pack("!H", packet_id)
 
 
 def _encode_length(length: int) -> bytes:

@@ -34,6 +34,10 @@ Also: packet size limit, CONNECT timeout, connection limit that closes instead o
 stalling, bounded socket close (`broker.packets`, `broker.connections`,
 `broker.handler`); deliveries without a task each, within an in-flight window
 (`broker.outbox`); subscriptions found through an index (`broker.subscriptions`).
+Costs: each connection's reader routes its packets itself, with no task or queue per
+packet and no subscription table formatted per SUBSCRIBE (`broker.handler`); nothing
+walks other clients' subscriptions at CONNECT or at shutdown; sessions without
+amqtt's state machine and queues (`broker.session`).
 """
 
 from __future__ import annotations
