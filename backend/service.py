@@ -106,7 +106,10 @@ class ChatService:
 
     async def typing(self, user: str, request: wire.TypingRequest) -> list[Outgoing]:
         """Relay to the other current members at QoS 0; never stored; excess dropped."""
-        if not self.typing_limit.allow((user, request.conv), self.clock() / 1000):
+        # `paused` has a bucket of its own: a quick start-and-stop must not leave the
+        # others seeing "typing" for 6 s because the stop was dropped.
+        bucket = (user, request.conv, request.state == "paused")
+        if not self.typing_limit.allow(bucket, self.clock() / 1000):
             return []
         members = await self.store.current_members(request.conv)
         if user not in members:
@@ -147,12 +150,19 @@ def conv_marks(state: ConversationState) -> wire.ConvMarks:
 
 
 def receipt_events(result: ReceiptResult, ts: int) -> list[Outgoing]:
-    """One `in/receipt` per sender and status that the receipt newly covered."""
+    """One `in/receipt` per sender and status that the receipt newly covered.
+
+    A `read` that covers as much as the `delivered` does stands for both (read implies
+    delivered), so a plain "read up to 42" is one event, not two.
+    """
+    read_covers_delivered = result.after.read >= result.after.delivered
     outgoing: list[Outgoing] = []
     for status, mark, senders in (
         ("delivered", result.after.delivered, result.notify_delivered),
         ("read", result.after.read, result.notify_read),
     ):
+        if status == "delivered" and read_covers_delivered:
+            senders = [sender for sender in senders if sender not in result.notify_read]
         event = wire.ReceiptEvent(
             conv=result.conv,
             by=result.user,
