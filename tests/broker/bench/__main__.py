@@ -29,7 +29,7 @@ from tests.broker.bench import throughput
 from tests.broker.bench.connections import many_connections
 from tests.broker.bench.process import BrokerProcess, OthersLoad, raise_fd_limit, wait_for_quiet
 from tests.broker.bench.report import VARIANTS, Results, machine, percentile, table
-from tests.broker.bench.traffic import fan_out, relay
+from tests.broker.bench.traffic import WARM_UP, fan_out, relay
 from tests.broker.support import make_data_dir, tokens
 
 FAN_OUT_TOPICS = 256
@@ -71,14 +71,18 @@ def _traffic_run(
     with BrokerProcess(data_dir, stock=variant == "stock") as broker:
         if "relay" in args.only:
             user = f"u{len(users) - 1}"
-            load = OthersLoad(broker)
+            load, cpu = OthersLoad(broker), broker.cpu_seconds()
             rate = asyncio.run(
                 relay(broker.port, user, users[user], secret, args.relay_messages, args.window)
             )
             results.relay[variant].append(rate)
+            # Warm-up included: steadier than the rate when others share the machine.
+            spent = broker.cpu_seconds() - cpu
+            results.relay_cpu_us[variant].append(spent / (args.relay_messages + WARM_UP) * 1e6)
             results.others["relay"].append(load.percent())
             _progress(
-                f"run {run} {variant}: relay {rate:,.0f} msg/s "
+                f"run {run} {variant}: relay {rate:,.0f} msg/s, "
+                f"{results.relay_cpu_us[variant][-1]:.0f} us of broker CPU each "
                 f"(others used {results.others['relay'][-1]:.0f}% of a core)"
             )
         if "fanout" in args.only:

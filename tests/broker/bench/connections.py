@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from tests.broker.bench.process import BrokerProcess, OthersLoad
 from tests.broker.bench.wire import WireClient, open_client
 
-CHECKPOINT_EVERY = 1000
+CHECKPOINT_EVERY = 500
 PING_SAMPLE = 100
 SHUTDOWN_CAP_S = 120.0
 
