@@ -52,6 +52,7 @@ class BenchServer:
     process: subprocess.Popen[str] | None = None
     _tag: str = field(default_factory=lambda: secrets.token_hex(3))
     _created: int = 0
+    _batches: int = 0
 
     @classmethod
     @contextlib.contextmanager
@@ -104,9 +105,10 @@ class BenchServer:
     def create_users(self, count: int, label: str) -> dict[str, str]:
         """`count` new users with ids and phones no earlier call used; id -> token."""
         rows = []
+        self._batches += 1  # a phase measured again gets users of its own
         for index in range(count):
             self._created += 1
-            user_id = f"b{self._tag}-{label}-{index}"
+            user_id = f"b{self._tag}{self._batches}-{label}-{index}"
             # Unique per bench run even on a shared server: the tag is random.
             phone = f"+1{int(self._tag, 16) % 10**7:07d}{self._created:05d}"
             rows.append(f"{user_id},{phone},bench {index}\n")
