@@ -39,6 +39,7 @@ fmt: $(STAMP)
 # in its own process versus inline; about 2 minutes. See BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/mqchat bench --compare-process
+	$(BIN)/python -m clients.bench.features
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
