@@ -3,7 +3,8 @@
 A standalone `python -m broker` on the bench's data dir; one user publishes QoS 1 to
 its own `chat/u/<user>/send` and the backend's account (client id
 `_mqchat-backend:bench`) receives them on `chat/u/+/send` at QoS 1: the first hop of
-every chat message. The rate is what the subscriber received per second.
+every chat message. The rate is what the subscriber received per second. Both ends
+are `rawmqtt` clients, lighter than paho, so that the broker is what is measured.
 
 The window is end to end (published, not yet received), not PUBACKs: the broker
 PUBACKs a publish before delivering it, so a publisher paced by PUBACKs alone can
@@ -25,8 +26,9 @@ from pathlib import Path
 
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
 from backend.topics import ClientTopic, client_topic
-from clients.bench.mqtt import HOST, LoopClient, MqttFailure
+from clients.bench.mqtt import HOST, MqttFailure
 from clients.bench.procfs import machine_sample, own_cpu_seconds
+from clients.bench.rawmqtt import RawClient
 from clients.bench.server import (
     READY_TIMEOUT_S,
     STOP_TIMEOUT_S,
@@ -122,20 +124,20 @@ class _Relay:
     published: int = 0
     acked: int = 0
     deadline: float = float("inf")
-    publisher: LoopClient | None = None
+    publisher: RawClient | None = None
 
     def __post_init__(self) -> None:
         self.arrivals: list[float] = []
         self.caught_up = asyncio.Event()
         """Set whenever the subscriber has everything published so far."""
 
-    def on_message(self, _topic: str, _payload: bytes | bytearray) -> None:
+    def on_message(self, _topic: str, _payload: bytes) -> None:
         self.arrivals.append(time.monotonic())
         self.publish_next()
         if len(self.arrivals) >= self.published:
             self.caught_up.set()
 
-    def on_published(self, _mid: int) -> None:
+    def on_published(self) -> None:
         self.acked += 1
 
     def publish_next(self) -> None:
@@ -155,22 +157,15 @@ async def measure_relay(
 ) -> RelayResult:
     """Publish as `user` for `spec.duration_s`; the subscriber's receive rate."""
     relay = _Relay(spec, client_topic(user, ClientTopic.SEND))
-    subscriber = LoopClient(
-        RELAY_CLIENT_ID,
-        BACKEND_USERNAME,
-        backend_password(data_dir),
-        relay.on_message,
-        clean_session=True,
-    )
-    relay.publisher = LoopClient(
-        f"{user}:relay", user, token, lambda _t, _p: None, relay.on_published, clean_session=True
-    )
+    subscriber = RawClient(on_message=relay.on_message)
+    relay.publisher = RawClient(on_acked=relay.on_published)
     errors: list[str] = []
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            await subscriber.connect(port)
+            password = backend_password(data_dir)
+            await subscriber.connect(port, RELAY_CLIENT_ID, BACKEND_USERNAME, password)
             await subscriber.subscribe(client_topic("+", ClientTopic.SEND))
-            await relay.publisher.connect(port)
+            await relay.publisher.connect(port, f"{user}:relay", user, token)
     except (MqttFailure, TimeoutError, OSError) as error:
         subscriber.close()
         relay.publisher.close()

@@ -19,6 +19,7 @@ THROUGHPUT_TARGET = 400.0
 # Closer than this, two throughputs are a tie and latency decides.
 TIE_FRACTION = 0.05
 CPU_COLUMNS = ("server", "broker", "bench", OTHERS)
+GENERATOR_BUSY_PERCENT = 80.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +160,22 @@ def conclusions(rows: Sequence[LoadRow], relay: RelayRow | None) -> list[str]:
                 )
     if {"separate", "inline"} <= set(modes):
         lines.append(compare_modes(by_key))
-    return lines
+    return lines + generator_warnings(rows, relay)
+
+
+def generator_warnings(rows: Sequence[LoadRow], relay: RelayRow | None) -> list[str]:
+    """Where the load generator (one thread) came close to a full core: it may be the limit."""
+    named: list[tuple[str, dict[str, float]]] = [
+        (f"{row.mode} {row.phase}", row.cpu_percent) for row in rows
+    ]
+    if relay is not None:
+        named.append(("raw relay", relay.cpu_percent))
+    return [
+        f"warning: {name}: the load generator used {cpu['bench']:.0f}% of a core; "
+        "the rate may be its limit rather than the server's"
+        for name, cpu in named
+        if cpu.get("bench", 0.0) >= GENERATOR_BUSY_PERCENT
+    ]
 
 
 def compare_modes(by_key: dict[tuple[str, str], LoadRow]) -> str:

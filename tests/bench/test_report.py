@@ -119,3 +119,14 @@ def test_server_cpu_per_message_counts_backend_and_broker_only() -> None:
     assert server_cost_us(both) == pytest.approx(2000.0)  # one core for 500 msg/s
     assert server_cost_us(result) == pytest.approx(1000.0)  # inline: no broker share
     assert math.isnan(server_cost_us(dataclasses.replace(result, cpu_percent={})))
+
+
+def test_a_busy_generator_is_called_out() -> None:
+    busy = dataclasses.replace(
+        load("separate", "full", 1, 900, 100.0), cpu_percent={"server": 90.0, "bench": 95.0}
+    )
+    summary = summarize([busy], [relay(1, 5000)])
+    assert summary.conclusions[-1].startswith(
+        "warning: separate full: the load generator used 95% of a core"
+    )
+    assert not any(line.startswith("warning: raw relay") for line in summary.conclusions)
