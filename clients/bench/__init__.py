@@ -3,7 +3,7 @@
 | module | what |
 |---|---|
 | `stats.py`, `ledger.py` | pure: percentiles and rates; what was sent, acked, delivered |
-| `mqtt.py` | paho clients driven by one asyncio loop |
+| `mqtt.py`, `rawmqtt.py` | paho clients driven by one asyncio loop; a bare, lighter client |
 | `server.py`, `procfs.py` | the server under load, users, CPU time from /proc |
 | `load.py`, `relay.py` | the fixed-rate and full-speed phases; the raw broker relay |
 | `runner.py`, `report.py`, `cli.py` | the scenario, the tables, the command |

@@ -34,6 +34,11 @@ class BrokerProcess(StrEnum):
     INLINE = "inline"
 
 
+class ClientKind(StrEnum):
+    PAHO = "paho"
+    RAW = "raw"
+
+
 class Phase(StrEnum):
     FIXED = "fixed"
     FULL = "full"
@@ -56,6 +61,12 @@ def bench(
     broker_process: Annotated[
         BrokerProcess, typer.Option(help="Where the embedded broker runs.")
     ] = BrokerProcess.SEPARATE,
+    client: Annotated[
+        ClientKind,
+        typer.Option(
+            help="Load phases' MQTT client: paho, or a bare one that leaves the CPU to the server."
+        ),
+    ] = ClientKind.PAHO,
     compare_process: Annotated[
         bool, typer.Option(help="Measure both broker placements, side by side.")
     ] = False,
@@ -109,6 +120,7 @@ def bench(
         seed=seed,
         server=server,
         data_dir=data_dir,
+        client=client.value,
         quiet_below=quiet_below,
     )
     # SIGTERM unwinds like Ctrl-C, so that the servers started are stopped on the way out.

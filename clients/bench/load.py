@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 from backend.topics import ClientTopic, client_topic, inbox_filter
 from clients.bench.ledger import Ledger, Verdict
-from clients.bench.mqtt import LoopClient, MessageHandler, MqttFailure
+from clients.bench.mqtt import BenchClient, LoopClient, MessageHandler, MqttFailure
 from clients.bench.procfs import machine_sample, own_cpu_seconds
+from clients.bench.rawmqtt import RawClient
 from clients.bench.server import BenchServer
 from clients.bench.stats import LatencySummary, count_within, cpu_percent, rate
 
@@ -51,6 +52,8 @@ class LoadSpec:
     drain_s: float = 15.0
     connect_timeout_s: float = 30.0
     seed: int = 1
+    client: str = "paho"
+    """"paho" (`mqtt.LoopClient`) or "raw" (`rawmqtt.RawClient`, lighter on the CPU)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,7 @@ class LoadResult:
     verdict: Verdict
     cpu_percent: dict[str, float]
     max_lag_ms: float
+    client: str = "paho"
     errors: tuple[str, ...] = ()
 
     @property
@@ -88,7 +92,7 @@ class LoadPhase:
     run_index: int = 1
     progress: Progress | None = None
     ledger: Ledger = field(default_factory=Ledger)
-    _clients: list[LoopClient] = field(default_factory=list)
+    _clients: list[BenchClient] = field(default_factory=list)
     _send_deadline: float = float("inf")
     _ids: itertools.count[int] = field(default_factory=itertools.count)
     _settled: asyncio.Event | None = None
@@ -133,7 +137,7 @@ class LoadPhase:
 
     async def _connect_all(self) -> None:
         for index, (user, token) in enumerate(self.tokens.items()):
-            self._clients.append(LoopClient(user, user, token, self._handler(index)))
+            self._clients.append(self._new_client(user, token, self._handler(index)))
         async with asyncio.timeout(self.spec.connect_timeout_s):
             await asyncio.gather(
                 *(client.connect(self.server.mqtt_port) for client in self._clients)
@@ -144,6 +148,11 @@ class LoadPhase:
                     for client, user in zip(self._clients, self._users, strict=True)
                 )
             )
+
+    def _new_client(self, user: str, token: str, handler: MessageHandler) -> BenchClient:
+        if self.spec.client == "raw":
+            return RawClient(user, user, token, handler)
+        return LoopClient(user, user, token, handler)
 
     async def _load(self, started: float) -> float:
         """Send for `duration_s`; the largest lag behind the fixed-rate schedule, in ms."""
@@ -266,6 +275,7 @@ class LoadPhase:
             verdict=ledger.verify(),
             cpu_percent=cpu,
             max_lag_ms=max_lag_ms,
+            client=self.spec.client,
             errors=tuple(errors),
         )
 

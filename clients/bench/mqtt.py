@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -27,6 +27,20 @@ MessageHandler = Callable[[str, bytes | bytearray], None]
 """`handler(topic, payload)`, called on the loop for every PUBLISH received."""
 PublishedHandler = Callable[[int], None]
 """`handler(mid)`, called when the broker has acknowledged one of our QoS 1 publishes."""
+
+
+class BenchClient(Protocol):
+    """What a phase needs of an MQTT client; `mqtt.LoopClient` and `rawmqtt.RawClient`."""
+
+    lost: str | None
+
+    async def connect(self, port: int) -> None: ...
+
+    async def subscribe(self, topic_filter: str) -> None: ...
+
+    def publish(self, topic: str, payload: bytes) -> object: ...
+
+    def close(self) -> None: ...
 
 
 class MqttFailure(Exception):

@@ -1,11 +1,11 @@
-"""A bare MQTT 3.1.1 client for the raw relay: CONNECT, SUBSCRIBE, QoS 1 PUBLISH and PUBACK.
+"""A bare MQTT 3.1.1 client: CONNECT, SUBSCRIBE, QoS 1 PUBLISH and PUBACK, PINGREQ.
 
-Why not paho, as in the load phases: relaying one QoS 1 message costs the broker about
-60 us of CPU, and paho about 70 us for its two ends (publisher and subscriber), so
-with paho the relay would measure the generator. This client parses from one buffer and
+Why not paho: relaying one QoS 1 message costs the broker about 60 us of CPU, and paho
+about 70 us for its two ends (publisher and subscriber), so with paho the raw relay
+would measure the generator; in the load phases paho takes a share of two cores that
+the server could use (`--client raw` gives it back). This client parses from one buffer and
 writes everything produced in one turn of the event loop with one `send`.
-Nothing else of MQTT is here: no QoS 2, no retained, no will, no ping (the relay lasts
-seconds; its own traffic keeps the connection alive).
+Nothing else of MQTT is here: no QoS 2, no retained, no will, no reconnect.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 from clients.bench.mqtt import HOST, MqttFailure
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 0x10, 0x20, 0x30, 0x40, 0x82, 0x90
+PINGREQ = b"\xc0\x00"
 KEEPALIVE_S = 60
+PING_INTERVAL_S = KEEPALIVE_S / 2
 
 
 def encode_length(length: int) -> bytes:
@@ -81,10 +83,17 @@ class RawClient(asyncio.Protocol):
 
     def __init__(
         self,
+        client_id: str,
+        username: str,
+        password: str,
         on_message: Callable[[str, bytes], None] | None = None,
         on_acked: Callable[[], None] | None = None,
     ) -> None:
+        self.client_id = client_id
+        self._credentials = (username, password)
         self.lost: str | None = None
+        self._closing = False
+        self._pinger: asyncio.TimerHandle | None = None
         self._on_message = on_message
         self._on_acked = on_acked
         self._buffer = bytearray()
@@ -94,13 +103,14 @@ class RawClient(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._answer: asyncio.Future[bytes] = self._loop.create_future()
 
-    async def connect(self, port: int, client_id: str, username: str, password: str) -> None:
+    async def connect(self, port: int) -> None:
         """Connect to 127.0.0.1 and wait for CONNACK 0 (unbounded: wrap in a timeout)."""
         await self._loop.create_connection(lambda: self, HOST, port)
-        self._write(connect_packet(client_id, username, password))
+        self._write(connect_packet(self.client_id, *self._credentials))
         code = (await self._expect(CONNACK))[1]
         if code != 0:
-            raise MqttFailure(f"{client_id}: CONNACK {code}")
+            raise MqttFailure(f"{self.client_id}: CONNACK {code}")
+        self._pinger = self._loop.call_later(PING_INTERVAL_S, self._ping)
 
     async def subscribe(self, topic_filter: str) -> None:
         """Subscribe at QoS 1; fails unless granted."""
@@ -116,6 +126,9 @@ class RawClient(asyncio.Protocol):
 
     def close(self) -> None:
         """DISCONNECT and close."""
+        self._closing = True
+        if self._pinger is not None:
+            self._pinger.cancel()
         if self._transport is not None and not self._transport.is_closing():
             self._write(b"\xe0\x00")
             self._flush()
@@ -125,8 +138,10 @@ class RawClient(asyncio.Protocol):
         self._transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.lost is None:
-            self.lost = f"connection lost ({exc!r})"
+        if self._pinger is not None:
+            self._pinger.cancel()
+        if self.lost is None and not self._closing:
+            self.lost = f"{self.client_id}: connection lost ({exc!r})"
         if not self._answer.done():
             self._answer.set_exception(MqttFailure(self.lost))
 
@@ -158,6 +173,11 @@ class RawClient(asyncio.Protocol):
         if answer[0] & 0xF0 != kind:
             raise MqttFailure(f"expected packet type {kind:#x}, got {answer[0]:#x}")
         return answer
+
+    def _ping(self) -> None:
+        # A quiet connection (a user nobody writes to) must still show it is alive.
+        self._write(PINGREQ)
+        self._pinger = self._loop.call_later(PING_INTERVAL_S, self._ping)
 
     def _packet_id(self) -> int:
         self._next_id = self._next_id % 65_535 + 1

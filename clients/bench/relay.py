@@ -157,15 +157,16 @@ async def measure_relay(
 ) -> RelayResult:
     """Publish as `user` for `spec.duration_s`; the subscriber's receive rate."""
     relay = _Relay(spec, client_topic(user, ClientTopic.SEND))
-    subscriber = RawClient(on_message=relay.on_message)
-    relay.publisher = RawClient(on_acked=relay.on_published)
+    subscriber = RawClient(
+        RELAY_CLIENT_ID, BACKEND_USERNAME, backend_password(data_dir), relay.on_message
+    )
+    relay.publisher = RawClient(f"{user}:relay", user, token, on_acked=relay.on_published)
     errors: list[str] = []
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            password = backend_password(data_dir)
-            await subscriber.connect(port, RELAY_CLIENT_ID, BACKEND_USERNAME, password)
+            await subscriber.connect(port)
             await subscriber.subscribe(client_topic("+", ClientTopic.SEND))
-            await relay.publisher.connect(port, f"{user}:relay", user, token)
+            await relay.publisher.connect(port)
     except (MqttFailure, TimeoutError, OSError) as error:
         subscriber.close()
         relay.publisher.close()

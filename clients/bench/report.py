@@ -28,6 +28,7 @@ class LoadRow:
 
     mode: str
     phase: str
+    client: str
     runs: int
     users: int
     offered_rate: float | None
@@ -95,6 +96,7 @@ def _load_row(runs: list[LoadResult]) -> LoadRow:
     return LoadRow(
         mode=first.mode,
         phase=first.phase,
+        client=first.client,
         runs=len(runs),
         users=first.users,
         offered_rate=first.offered_rate,
@@ -219,7 +221,8 @@ def render(summary: Summary) -> str:
         offered = _number(row.offered_rate) if row.offered_rate else f"window {row.window}"
         cpu = [_number(row.cpu_percent.get(name)) for name in CPU_COLUMNS]
         out.append(
-            f"| {row.mode} | {row.phase} | {row.users} | {offered} | "
+            f"| {row.mode} | {row.phase}{'' if row.client == 'paho' else f' ({row.client})'} | "
+            f"{row.users} | {offered} | "
             f"{_number(row.accepted_per_s)} | {_number(row.delivered_per_s)} | "
             f"{_number(row.push_p50, 1)} | {_number(row.push_p95, 1)} | "
             f"{_number(row.push_p99, 1)} | {_number(row.push_max, 1)} | "

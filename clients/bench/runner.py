@@ -49,6 +49,7 @@ class BenchPlan:
     seed: int = 1
     server: str | None = None
     data_dir: Path | None = None
+    client: str = "paho"
     quiet_below: float | None = None
     """Before each phase, wait for the machine to be busy less than this (% of a core);
     measure a phase again when other programs used more than this during it."""
@@ -66,6 +67,7 @@ class BenchPlan:
                 max_messages=self.max_messages,
                 drain_s=self.drain_s,
                 seed=self.seed + run,
+                client=self.client,
             )
             for phase in ("fixed", "full")
             if phase in self.phases

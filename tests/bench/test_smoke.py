@@ -12,33 +12,23 @@ from typer.testing import CliRunner
 from backend.cli import app
 
 
-def test_a_tiny_bench_reports_every_phase_and_loses_nothing(tmp_path: Path) -> None:
-    report_path = tmp_path / "bench.json"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "backend",
-            "bench",
-            "--users",
-            "5",
-            "--rate",
-            "20",
-            "--duration",
-            "2",
-            "--relay-duration",
-            "1",
-            "--drain",
-            "5",
-            "--no-progress",
-            "--json",
-            str(report_path),
-        ],
+def run_bench(*args: str) -> subprocess.CompletedProcess[str]:
+    """`mqchat bench ARGS` in a child process, bounded in time."""
+    return subprocess.run(
+        [sys.executable, "-m", "backend", "bench", *args],
         capture_output=True,
         text=True,
         timeout=90,
         check=False,
     )
+
+
+def test_a_tiny_bench_reports_every_phase_and_loses_nothing(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    result = run_bench(
+        "--users", "5", "--rate", "20", "--duration", "2", "--relay-duration", "1",
+        "--drain", "5", "--no-progress", "--json", str(report_path),
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "| separate | fixed | 5 | 20 |" in result.stdout
     assert result.stdout.rstrip().endswith("result: ok")
@@ -75,3 +65,17 @@ def test_only_loopback_servers(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "--server must be 127.0.0.1:<mqtt port>" in result.output
+
+
+def test_the_bare_client_loses_nothing_either(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    result = run_bench(
+        "--client", "raw", "--users", "5", "--rate", "20", "--duration", "1.5",
+        "--phase", "fixed", "--phase", "full", "--drain", "5", "--no-progress",
+        "--json", str(report_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| separate | full (raw) | 5 |" in result.stdout
+    runs = json.loads(report_path.read_text())["runs"]["loads"]
+    assert [run["client"] for run in runs] == ["raw", "raw"]
+    assert all(run["ok"] and run["verdict"]["delivered"] == run["verdict"]["sent"] for run in runs)
