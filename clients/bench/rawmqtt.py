@@ -142,7 +142,11 @@ class RawClient(asyncio.Protocol):
             self._pinger.cancel()
         if self.lost is None and not self._closing:
             self.lost = f"{self.client_id}: connection lost ({exc!r})"
-        if not self._answer.done():
+        if self._answer.done():
+            return
+        if self.lost is None:
+            self._answer.cancel()  # closed on purpose: nobody waits for an answer
+        else:
             self._answer.set_exception(MqttFailure(self.lost))
 
     def data_received(self, data: bytes) -> None:

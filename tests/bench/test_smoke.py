@@ -30,6 +30,7 @@ def test_a_tiny_bench_reports_every_phase_and_loses_nothing(tmp_path: Path) -> N
         "--drain", "5", "--no-progress", "--json", str(report_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "exception" not in result.stderr.lower(), result.stderr  # e.g. never retrieved
     assert "| separate | fixed | 5 | 20 |" in result.stdout
     assert result.stdout.rstrip().endswith("result: ok")
 
