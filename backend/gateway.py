@@ -23,7 +23,6 @@ from backend.errors import ChatError
 from backend.presence_service import PresenceService
 from backend.service import ChatService, Outgoing, to_inbox
 from backend.topics import (
-    CONNECTIONS_REQUEST_TOPIC,
     CONNECTIONS_TOPIC,
     ClientTopic,
     InboxTopic,
@@ -103,9 +102,8 @@ class Gateway:
         async with self._new_client() as client, asyncio.TaskGroup() as requests:
             filters = [*backend_filters(), CONNECTIONS_TOPIC]
             await client.subscribe([(topic_filter, 1) for topic_filter in filters])
-            # The embedded broker answers with every open connection (presence); another
-            # broker has no subscriber for it and drops it.
-            await client.publish(CONNECTIONS_REQUEST_TOPIC, b"{}", qos=1)
+            # Subscribing to CONNECTIONS_TOPIC makes the embedded broker send a snapshot of
+            # every open connection (presence); another broker never publishes there.
             self._client = client
             self.connected.set()
             log.info("backend subscribed on %s:%d", self.broker.host, self.broker.port)

@@ -11,8 +11,6 @@ USER_ROOT = "chat/u"
 PRESENCE_ROOT = "presence"
 # Where the embedded broker reports connections to the backend (nobody else may read it).
 CONNECTIONS_TOPIC = "_mqchat/connections"
-# Where the backend asks for a snapshot of every open connection.
-CONNECTIONS_REQUEST_TOPIC = "_mqchat/connections/request"
 
 
 class ClientTopic(StrEnum):

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from backend.accounts import BACKEND_USERNAME
 from backend.ids import is_user_id
 from backend.topics import (
-    CONNECTIONS_REQUEST_TOPIC,
     CONNECTIONS_TOPIC,
     backend_filters,
     inbox_filter,
@@ -123,8 +122,6 @@ def is_allowed_will(account: str, topic: str) -> bool:
 
 
 def _backend_may_publish(topic: str) -> bool:
-    if topic == CONNECTIONS_REQUEST_TOPIC:
-        return True
     inbox = parse_inbox_topic(topic)
     if inbox is not None:
         return is_user_id(inbox[0])

@@ -1,10 +1,10 @@
 """Tells the backend who is connected: the embedded broker's side of presence.
 
 Every connection that opens or ends is reported on `_mqchat/connections` (only the
-backend may subscribe to it). When the backend publishes a request on
-`_mqchat/connections/request` (after subscribing, at every (re)connect), the plugin
-answers with a snapshot of every open connection, so a backend that restarted while
-the broker kept running starts from the truth.
+backend may subscribe to it). Each time the backend subscribes to it (at every
+(re)connect), the plugin answers with a snapshot of every open connection, so a
+backend that restarted while the broker kept running starts from the truth. (Hooking
+SUBSCRIBE, not every received message, keeps the per-message path free of tasks.)
 
 Reports go out one by one from a queue, in the order the broker fired them: a
 connection's end is never reported before its start.
@@ -21,7 +21,7 @@ from typing import Any
 
 from amqtt.plugins.base import BasePlugin
 
-from backend.topics import CONNECTIONS_REQUEST_TOPIC, CONNECTIONS_TOPIC
+from backend.topics import CONNECTIONS_TOPIC
 from broker.plugins import is_backend_client_id
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,8 @@ class ConnectionEventsPlugin(BasePlugin):  # type: ignore[misc]  # amqtt is unty
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Any) -> None:
         self._report({"event": "disconnected", "client_id": client_id})
 
-    async def on_broker_message_received(self, *, client_id: str, message: Any) -> None:
-        if message is None or message.topic != CONNECTIONS_REQUEST_TOPIC:
-            return
-        if not is_backend_client_id(client_id):
+    async def on_broker_client_subscribed(self, *, client_id: str, topic: str, qos: int) -> None:
+        if topic != CONNECTIONS_TOPIC or not is_backend_client_id(client_id):
             return
         connected = [
             session.client_id
