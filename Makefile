@@ -37,9 +37,13 @@ fmt: $(STAMP)
 
 # 1:1 messaging end to end (fixed rate, full speed), the raw broker relay, and the broker
 # in its own process versus inline; about 2 minutes. See BENCHMARKS.md.
+# End-to-end 1:1 messaging (both broker process modes), groups/receipts/presence, the
+# embedded broker against stock amqtt, and media uploads. See BENCHMARKS.md.
 bench: $(STAMP)
 	$(BIN)/mqchat bench --compare-process
 	$(BIN)/python -m clients.bench.features
+	$(BIN)/python -m tests.broker.bench
+	$(BIN)/python -m tests.bench.media_upload
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
