@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -164,6 +165,8 @@ class Gateway:
             keepalive=30,
             max_inflight_messages=MAX_INFLIGHT,
             timeout=10,
+            # Without it, Nagle's algorithm holds small publications back ~40 ms at low load.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
         # aiomqtt logs a warning per publish beyond 10 in flight; a group fan-out has 255
         # by design, and the logging cost a third of the fan-out's CPU.

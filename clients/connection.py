@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import socket
 from dataclasses import dataclass
 
 import aiomqtt
@@ -63,6 +64,8 @@ def mqtt_client(host: str, port: int, identity: Identity, keepalive: int) -> aio
         will=aiomqtt.Will(will_topic(identity.user), OFFLINE, qos=1),
         timeout=CALL_TIMEOUT_S,
         max_inflight_messages=MAX_INFLIGHT,
+        # Without it, Nagle's algorithm holds small publications back ~40 ms at low load.
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
     )
 
 
