@@ -120,15 +120,14 @@ async def test_a_late_subscriber_gets_the_retained_state(
     tokens = make_users("alice", "bob")
     alice, bob = tokens
     await befriend(server, tokens, alice, bob)
-    async with (
-        connect(server.mqtt_port, bob, tokens[bob], client_id=f"{bob}:early") as early,
-        connect(server.mqtt_port, alice, tokens[alice]),
-    ):
+    async with connect(server.mqtt_port, bob, tokens[bob], client_id=f"{bob}:early") as early:
+        # Watch before alice connects: `watch` waits for the setup connection's offline.
         await watch(early, alice)
-        await next_presence(early, alice, "online")  # published by now
-        async with connect(server.mqtt_port, bob, tokens[bob], client_id=f"{bob}:late") as late:
-            await late.client.subscribe(f"presence/{alice}", qos=1)
-            topic, payload, retained = await asyncio.wait_for(late.other.get(), 5)
+        async with connect(server.mqtt_port, alice, tokens[alice]):
+            await next_presence(early, alice, "online")  # published by now
+            async with connect(server.mqtt_port, bob, tokens[bob], client_id=f"{bob}:late") as late:
+                await late.client.subscribe(f"presence/{alice}", qos=1)
+                topic, payload, retained = await asyncio.wait_for(late.other.get(), 5)
     assert (topic, json.loads(payload)["state"], retained) == (f"presence/{alice}", "online", True)
 
 
