@@ -178,20 +178,29 @@ class Gateway:
         if topic == CONNECTIONS_TOPIC:
             await self._broker_event(message)
             return
-        parsed = parse_client_topic(topic)
-        if parsed is None:  # the broker's ACL lets nothing else through
-            log.warning("ignoring a publication on %r", topic)
-            return
         payload = message.payload if isinstance(message.payload, bytes) else b""
         try:
-            outgoing = await self._handlers[parsed.kind](parsed.user, payload)
-        except ChatError as error:
-            outgoing = [error_reply(parsed.user, parsed.kind, topic, payload, error)]
+            outgoing = await self.answer(topic, payload)
         except Exception:
             # Not the client's fault and not acknowledged: the client's retry will tell.
             log.exception("failed to handle a request on %s", topic)
             return
         await self.publish(outgoing)
+
+    async def answer(self, topic: str, payload: bytes) -> list[Outgoing]:
+        """What one client publication produces, without the broker: the service's result,
+        or the contract's error reply when the request fails with a `ChatError`.
+
+        Any other exception propagates: it is a fault of the server, not of the request.
+        """
+        parsed = parse_client_topic(topic)
+        if parsed is None:  # the broker's ACL lets nothing else through
+            log.warning("ignoring a publication on %r", topic)
+            return []
+        try:
+            return await self._handlers[parsed.kind](parsed.user, payload)
+        except ChatError as error:
+            return [error_reply(parsed.user, parsed.kind, topic, payload, error)]
 
     async def _broker_event(self, message: aiomqtt.Message) -> None:
         payload = message.payload if isinstance(message.payload, bytes) else b""

@@ -88,6 +88,8 @@ def parse_inbox_topic(topic: str) -> tuple[str, InboxTopic] | None:
     parts = topic.split("/")
     if len(parts) != 5 or f"{parts[0]}/{parts[1]}" != USER_ROOT or parts[3] != "in":
         return None
+    if not is_user_id(parts[2]):  # a wildcard, an empty level: no user's inbox
+        return None
     try:
         return parts[2], InboxTopic(parts[4])
     except ValueError:

@@ -236,8 +236,11 @@ def decode(model: type[InboundT], payload: bytes) -> InboundT:
         raise InvalidRequest(f"payload is not JSON: {exc.msg} at {exc.pos}") from None
     except RecursionError:
         raise InvalidRequest("payload is nested too deeply") from None
+    except ValueError:  # an integer of more digits than Python converts (4,300)
+        raise InvalidRequest("payload has a number too long to read") from None
     if not isinstance(document, dict):
         raise InvalidRequest("payload must be a JSON object")
+    _reject_lone_surrogates(document)
     try:
         request = model.model_validate(document)
     except ValidationError as exc:
@@ -252,6 +255,24 @@ def _reject_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
+def _reject_lone_surrogates(document: dict[str, Any]) -> None:
+    """JSON may escape half of a UTF-16 pair (`"\\ud800"`); such a string is no Unicode text,
+    cannot be stored or sent on as UTF-8, and is refused wherever it is, keys included."""
+    pending: list[Any] = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise InvalidRequest("payload has a lone UTF-16 surrogate escape") from None
+
+
 def check_text_size(text: str | None) -> None:
     if text is not None and len(text.encode()) > MAX_TEXT_BYTES:
         raise TooLarge(f"text is over {MAX_TEXT_BYTES} bytes")
@@ -263,7 +284,8 @@ def request_id(payload: bytes) -> str | None:
     It lets an error ack name the request it answers even when the rest is invalid.
     """
     try:
-        document = json.loads(payload)
+        # Numbers do not matter here: reading none of them, a digit bomb cannot hide the id.
+        document = json.loads(payload, parse_int=lambda _: 0)
     except (ValueError, RecursionError):
         return None
     if isinstance(document, dict):
