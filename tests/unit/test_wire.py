@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from backend import wire
 from backend.errors import ChatError, InvalidRequest, TooLarge
+from backend.ids import CLIENT_MSG_ID
+from tests.support.hostile import VALID_REQUESTS, hostile_requests
 
 INBOUND = [
     wire.SendRequest,
@@ -166,3 +168,42 @@ def test_arbitrary_json_objects_only_ever_raise_contract_errors(
         wire.decode(model, json.dumps(document).encode())
     except ChatError as error:
         assert error.code in {"invalid", "too_large"}
+
+
+@pytest.mark.parametrize("model", [*INBOUND, wire.ConnectionEvent])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_payloads_only_ever_raise_contract_errors_that_fit_a_payload(
+    model: type[wire.Inbound], data: st.DataObject
+) -> None:
+    """Near misses of valid requests, surrogates, huge numbers, junk: a contract error or a
+    request, and the error's message can always be sent back (it is UTF-8 text)."""
+    kind = data.draw(st.sampled_from(sorted(VALID_REQUESTS)))
+    payload = data.draw(hostile_requests(kind))
+    try:
+        wire.decode(model, payload)
+    except ChatError as error:
+        assert error.code in {"invalid", "too_large"}
+        wire.ErrorBody(code=error.code, message=error.message).to_bytes()
+    found = wire.request_id(payload)  # never raises either
+    assert found is None or CLIENT_MSG_ID.fullmatch(found)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"id": "m1", "to": "bob", "text": "\\ud800"}',
+        b'{"id": "m1", "to": "bob", "text": "ok", "extra": ["\\udfff"]}',
+        b'{"id": "m1", "to": "bob", "text": "ok", "\\udc00": 1}',
+        b'{"id": "m1", "to": "bob", "text": 1' + b"0" * 5000 + b"}",
+    ],
+)
+def test_lone_surrogates_and_digit_bombs_are_invalid_and_keep_the_id(payload: bytes) -> None:
+    with pytest.raises(InvalidRequest):
+        wire.decode(wire.SendRequest, payload)
+    assert wire.request_id(payload) == "m1"
+
+
+def test_an_escaped_surrogate_pair_is_ordinary_text() -> None:
+    request = wire.decode(wire.SendRequest, b'{"id": "m1", "to": "bob", "text": "\\ud83d\\ude00"}')
+    assert request.text == "\U0001f600"
