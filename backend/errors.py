@@ -56,6 +56,10 @@ class RateLimited(ChatError):
     code = "rate_limited"
     http_status = 429
 
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s  # when a retry may succeed
+
 
 class Unauthorized(ChatError):
     code = "unauthorized"

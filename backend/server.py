@@ -23,6 +23,7 @@ from backend.broker_process import BrokerProcess
 from backend.gateway import BrokerAddress, Gateway
 from backend.group_service import GroupService
 from backend.http.app import create_app
+from backend.limits import UserLimits
 from backend.media.cleanup import run_cleanup
 from backend.media.service import MediaLimits, MediaService
 from backend.media.storage import MediaStorage
@@ -70,7 +71,7 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
     store = await SqliteStore.open(settings.db_path, settings.durability)
     try:
         async with _broker(settings) as broker:
-            service = ChatService(store)
+            service = ChatService(store, limits=UserLimits.from_settings(settings))
             groups = GroupService(store, max_members=settings.max_group_members)
             presence = PresenceService(store, uses_broker_events=settings.embedded_broker)
             await presence.start()

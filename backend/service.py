@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backend import wire
-from backend.core.ratelimit import RateLimiter
 from backend.errors import InvalidRequest, NotMember
 from backend.ids import dm_conv
+from backend.limits import Limited, UserLimits
 from backend.store.base import (
     ConversationState,
     ReceiptCommand,
@@ -25,9 +25,6 @@ from backend.store.base import (
 from backend.topics import InboxTopic, inbox_topic
 
 Clock = Callable[[], int]
-
-TYPING_PER_S = 1.0
-TYPING_BURST = 3
 
 
 def wall_clock_ms() -> int:
@@ -53,16 +50,22 @@ def to_inbox(user: str, kind: InboxTopic, payload: wire.Outbound, qos: int = 1) 
 
 
 class ChatService:
-    """Sends, receipts, typing and sync, over a `Store`."""
+    """Sends, receipts, typing and sync, over a `Store`.
 
-    def __init__(self, store: Store, clock: Clock = wall_clock_ms) -> None:
+    Each request first takes a token from the user's bucket in `limits` (no limits when
+    none are given): over the limit it raises `RateLimited` before touching the store.
+    """
+
+    def __init__(
+        self, store: Store, clock: Clock = wall_clock_ms, limits: UserLimits | None = None
+    ) -> None:
         self.store = store
         self.clock = clock
-        # Clients repeat `typing` every few seconds; more than this is noise to drop.
-        self.typing_limit = RateLimiter(rate=TYPING_PER_S, burst=TYPING_BURST)
+        self.limits = limits if limits is not None else UserLimits({})
 
     async def send(self, user: str, request: wire.SendRequest) -> list[Outgoing]:
         """Store the message; then the ack to the sender and the message to the others."""
+        self.limits.check(Limited.SEND, user)
         if request.to is not None:
             if request.to == user:
                 raise InvalidRequest("you cannot send a message to yourself")
@@ -93,6 +96,7 @@ class ChatService:
 
     async def receipt(self, user: str, request: wire.ReceiptRequest) -> list[Outgoing]:
         """Move the user's marks; tell the senders of newly covered messages."""
+        self.limits.check(Limited.RECEIPT, user)
         result = await self.store.apply_receipt(
             ReceiptCommand(
                 user=user,
@@ -108,8 +112,9 @@ class ChatService:
         """Relay to the other current members at QoS 0; never stored; excess dropped."""
         # `paused` has a bucket of its own: a quick start-and-stop must not leave the
         # others seeing "typing" for 6 s because the stop was dropped.
+        # Clients repeat `typing` every few seconds; more than the limit is noise to drop.
         bucket = (user, request.conv, request.state == "paused")
-        if not self.typing_limit.allow(bucket, self.clock() / 1000):
+        if not self.limits.allow(Limited.TYPING, bucket):
             return []
         members = await self.store.current_members(request.conv)
         if user not in members:
@@ -125,6 +130,7 @@ class ChatService:
 
     async def sync(self, user: str, request: wire.SyncRequest) -> list[Outgoing]:
         """The messages the user has not confirmed, then the batch end with every mark."""
+        self.limits.check(Limited.SYNC, user)
         limit = min(request.limit, wire.SYNC_LIMIT_CAP)
         batch = await self.store.sync(user, dict(request.since), limit)
         end = wire.SyncEnd(

@@ -45,6 +45,25 @@ class Settings(BaseSettings):
     unused_media_ttl_s: float = Field(default=24 * 3600.0, gt=0)
     media_cleanup_interval_s: float = Field(default=600.0, gt=0)
 
+    # Per-user rate limits, token buckets: `*_per_s` a second, up to `*_burst` saved up.
+    # Over one, a send gets `rate_limited` on in/ack, a receipt or sync on in/error, an
+    # HTTP call 429; nothing is done. `rate_limits = false` lifts all but typing (benches).
+    rate_limits: bool = True
+    send_per_s: float = Field(default=20.0, gt=0)
+    send_burst: int = Field(default=50, ge=1)
+    # A full sync batch (1,000 messages) can call for a `delivered` receipt per message.
+    receipt_per_s: float = Field(default=50.0, gt=0)
+    receipt_burst: int = Field(default=1000, ge=1)
+    sync_per_s: float = Field(default=5.0, gt=0)
+    sync_burst: int = Field(default=20, ge=1)
+    http_per_s: float = Field(default=50.0, gt=0)  # every authenticated HTTP call
+    http_burst: int = Field(default=100, ge=1)
+    upload_per_s: float = Field(default=1.0, gt=0)  # POST /v1/media, on top of http_*
+    upload_burst: int = Field(default=30, ge=1)
+    # Per user and conversation, always on; the excess is dropped without an error.
+    typing_per_s: float = Field(default=1.0, gt=0)
+    typing_burst: int = Field(default=3, ge=1)
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "mqchat.db"

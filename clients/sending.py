@@ -13,6 +13,8 @@ from clients.outbox import Outbox, OutboxFile
 
 log = logging.getLogger(__name__)
 
+RATE_LIMITED = "rate_limited"
+
 
 class Sends:
     """Requests waiting for their ack, and who waits for them."""
@@ -51,6 +53,11 @@ class Sends:
         """An ack or error ack arrived: the request leaves the outbox, its callers wake."""
         if answer.id is None:
             log.warning("an error ack names no request: %s", answer.error)
+            return
+        if isinstance(answer, wire.AckError) and answer.error.code == RATE_LIMITED:
+            # Not a verdict on the message: it stays in the outbox and is published again
+            # after the retry interval, like a request that got no answer.
+            log.info("send %s rate-limited; it will be retried", answer.id)
             return
         if self.outbox.resolve(answer.id) is not None:
             self._save()

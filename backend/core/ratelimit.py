@@ -19,14 +19,19 @@ class RateLimiter:
 
     def allow(self, key: Hashable, now: float) -> bool:
         """Take one token for `key` if there is one."""
+        return self.take(key, now) == 0.0
+
+    def take(self, key: Hashable, now: float) -> float:
+        """Take one token for `key`: 0.0 if there was one, else the seconds until there
+        is one (and nothing is taken: a refused request costs no future token)."""
         self._sweep(now)
         tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
         if tokens < 1:
             self._buckets[key] = (tokens, now)
-            return False
+            return (1 - tokens) / self.rate
         self._buckets[key] = (tokens - 1, now)
-        return True
+        return 0.0
 
     def _sweep(self, now: float) -> None:
         refill_s = self.burst / self.rate

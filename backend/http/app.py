@@ -8,6 +8,7 @@ the contract's shape, `{"error": {"code", "message"}}`, translated once, here.
 # `create_app`, as an object; as a string it cannot resolve it and takes `me` for a
 # required query parameter (every authenticated route then answers 422).
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -19,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.accounts import hash_token
-from backend.errors import ChatError, NotFound, Unauthorized, UnknownUser
+from backend.errors import ChatError, NotFound, RateLimited, Unauthorized, UnknownUser
 from backend.group_service import GroupResult, GroupService
 from backend.http.media import media_router
 from backend.ids import is_conv_id, is_group_conv, is_user_id
+from backend.limits import Limited, retry_after_header
 from backend.media.service import MediaService
 from backend.service import ChatService, Outgoing, conv_marks
 from backend.store.base import ConversationState, User
@@ -93,6 +95,8 @@ def create_app(
         user = await store.user_by_token_hash(hash_token(token.strip()))
         if user is None:
             raise Unauthorized("unknown or revoked token")
+        # Per user, so only after authenticating: a bad token costs one lookup and a 401.
+        service.limits.check(Limited.HTTP, user.id)
         return user
 
     Me = Annotated[User, Depends(current_user)]
@@ -180,7 +184,7 @@ def create_app(
         return await group_answer(await groups.set_admin(me.id, conv, user, make_admin=False))
 
     if media is not None:
-        app.include_router(media_router(media, current_user))
+        app.include_router(media_router(media, current_user, service.limits))
     return app
 
 
@@ -225,9 +229,13 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChatError)
     async def chat_error(_: Request, exc: ChatError) -> JSONResponse:
         body = error_body(exc.code, exc.message)
+        headers: dict[str, str] = {}
         if isinstance(exc, UnknownUser) and exc.users:
             body["error"]["users"] = exc.users  # names who is unknown, for an add that failed
-        return JSONResponse(body, status_code=exc.http_status)
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = retry_after_header(exc.retry_after_s)
+            body["error"]["retry_after_ms"] = math.ceil(exc.retry_after_s * 1000)
+        return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

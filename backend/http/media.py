@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
-from backend.errors import InvalidRequest, NotFound, TooLarge
+from backend.errors import InvalidRequest, NotFound, RateLimited, TooLarge
 from backend.http import ranges
 from backend.http.uploads import MULTIPART_OVERHEAD_BYTES, declared_length, drain, upload_body
+from backend.limits import Limited, UserLimits
 from backend.media.service import MediaService, StoredFile
 from backend.store.base import User
 
@@ -31,8 +32,12 @@ READ_CHUNK_BYTES = 256 * 1024
 CurrentUser = Callable[[Request], Awaitable[User]]
 
 
-def media_router(media: MediaService, current_user: CurrentUser) -> APIRouter:
-    """The media routes over `media`, authenticated by `current_user`."""
+def media_router(
+    media: MediaService, current_user: CurrentUser, limits: UserLimits | None = None
+) -> APIRouter:
+    """The media routes over `media`, authenticated by `current_user`; uploads take a token
+    from the user's upload bucket in `limits` too."""
+    limits = limits if limits is not None else UserLimits({})
     router = APIRouter()
     Me = Annotated[User, Depends(current_user)]
 
@@ -41,12 +46,13 @@ def media_router(media: MediaService, current_user: CurrentUser) -> APIRouter:
         limit = media.limits.upload_bytes
         stream = request.stream()
         try:
+            limits.check(Limited.UPLOAD, me.id)
             length = declared_length(request.headers.get("content-length"))
             if length is not None and length > limit + MULTIPART_OVERHEAD_BYTES:
                 raise TooLarge(f"the upload is over the limit of {limit} bytes")
             body = upload_body(request.headers.get("content-type"), stream, limit)
             info = await media.upload(me.id, body)
-        except TooLarge:
+        except (TooLarge, RateLimited):
             await drain(stream, limit)
             raise
         except ClientDisconnect:
