@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench fmt clean system-deps
+.PHONY: run test check bench soak fmt clean system-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
@@ -44,6 +44,13 @@ bench: $(STAMP)
 	$(BIN)/python -m clients.bench.features
 	$(BIN)/python -m tests.broker.bench
 	$(BIN)/python -m tests.bench.media_upload
+
+# 30 minutes of a moderate mixed load (500 users, 50 msg/s, groups, receipts, presence
+# churn) with memory and latency sampled every 10 s; not part of `make test`. Writes
+# soak-results/{soak.csv,soak.png,soak.md}. SOAK_ARGS="--minutes 2" for a short run.
+soak: $(STAMP)
+	$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[dev,soak]"
+	$(BIN)/python -m clients.bench.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -114,3 +114,15 @@ def memory_gib() -> float | None:
     except OSError:
         pass
     return None
+
+
+def process_rss_bytes(pid: int) -> int | None:
+    """Resident memory (VmRSS) of a process, in bytes; None if it cannot be read."""
+    try:
+        rows = (PROC / str(pid) / "status").read_text().splitlines()
+    except OSError:
+        return None
+    for row in rows:
+        if row.startswith("VmRSS:"):
+            return int(row.split()[1]) * 1024  # the kernel reports kB
+    return None

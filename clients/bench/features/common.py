@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,10 @@ class FeatureServer:
     mqtt_port: int = 0
     http_port: int = 0
     process: subprocess.Popen[str] | None = None
+    serve_args: list[str] = field(default_factory=list)
+    """More `mqchat serve` arguments (e.g. `--broker mosquitto`)."""
+    rate_limits: bool = False
+    """The per-user rate limits are for people; a bench user sends as fast as it can."""
     _users: int = 0
 
     @property
@@ -59,14 +63,13 @@ class FeatureServer:
             self.mqtt_port, self.http_port = free_port(), free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = (self.data_dir.parent / "server.log").open("a")
-        args = ["serve", "--host", HOST, "--mqtt-port", str(self.mqtt_port)]
+        args = ["serve", "--host", HOST, "--mqtt-port", str(self.mqtt_port), *self.serve_args]
         self.process = subprocess.Popen(  # noqa: S603 (our interpreter, our arguments)
             [*_cli(*args, "--http-port", str(self.http_port)), "--data-dir", str(self.data_dir)],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
-            # The per-user rate limits are for people; a bench user sends as fast as it can.
-            env={**os.environ, "MQCHAT_RATE_LIMITS": "false"},
+            env={**os.environ, "MQCHAT_RATE_LIMITS": str(self.rate_limits).lower()},
             start_new_session=True,
         )
         log.close()

@@ -1,0 +1,157 @@
+"""The soak's outputs: samples as CSV, a PNG of memory and p99 over time, a markdown
+table, and the verdicts (memory flat after warm-up, p99 stable, nothing lost)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One 10 s sample. RSS in MiB; CPU in % of one core over the window."""
+
+    t_s: float
+    server_rss_mib: float
+    broker_rss_mib: float
+    server_cpu_pct: float
+    broker_cpu_pct: float
+    online: int
+    sent: int
+    acked: int
+    delivered_live: int
+    delivered_sync: int
+    redelivered: int
+    receipts_sent: int
+    receipt_events: int
+    presence: int
+    reconnects: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryVerdict:
+    """RSS after warm-up: start and end levels (medians of a few samples) and the slope."""
+
+    process: str
+    start_mib: float
+    end_mib: float
+    slope_mib_per_h: float
+    flat: bool
+
+    def line(self) -> str:
+        word = "flat" if self.flat else "GROWING"
+        return (
+            f"{self.process} RSS {self.start_mib:.1f} -> {self.end_mib:.1f} MiB after warm-up "
+            f"({self.end_mib - self.start_mib:+.1f} MiB, slope {self.slope_mib_per_h:+.1f} "
+            f"MiB/h): {word}"
+        )
+
+
+def slope_per_hour(times_s: Sequence[float], values: Sequence[float]) -> float:
+    """Least-squares slope of `values` over `times_s`, per hour (0 for under 2 points)."""
+    if len(times_s) < 2:
+        return 0.0
+    mean_t, mean_v = statistics.fmean(times_s), statistics.fmean(values)
+    spread = sum((t - mean_t) ** 2 for t in times_s)
+    if spread == 0:
+        return 0.0
+    slope = sum((t - mean_t) * (v - mean_v) for t, v in zip(times_s, values, strict=True)) / spread
+    return slope * 3600
+
+
+def memory_verdict(
+    samples: Sequence[Sample], process: str, warmup_s: float, edge: int = 3
+) -> MemoryVerdict:
+    """Whether `process`'s RSS ("server" or "broker") is flat after `warmup_s`.
+
+    Flat: the median of the last `edge` samples is within max(8 MiB, 5%) of the median of
+    the first `edge` after warm-up. Garbage collection and allocator caches make RSS
+    wobble by a few MiB; a leak shows as a steady climb, which the slope shows too.
+    """
+    kept = [s for s in samples if s.t_s >= warmup_s]
+    values = [getattr(s, f"{process}_rss_mib") for s in kept]
+    if not values:
+        return MemoryVerdict(process, math.nan, math.nan, math.nan, False)
+    start = statistics.median(values[:edge])
+    end = statistics.median(values[-edge:])
+    allowed = max(8.0, 0.05 * start)
+    slope = slope_per_hour([s.t_s for s in kept], values)
+    return MemoryVerdict(process, start, end, slope, end - start <= allowed)
+
+
+def table_rows(samples: Sequence[Sample], every_s: float) -> list[Sample]:
+    """About one sample per `every_s` seconds, the last one always included."""
+    rows: list[Sample] = []
+    next_at = 0.0
+    for sample in samples:
+        if sample.t_s >= next_at:
+            rows.append(sample)
+            next_at = sample.t_s + every_s - 1e-6
+    if samples and rows[-1] is not samples[-1]:
+        rows.append(samples[-1])
+    return rows
+
+
+def markdown_table(samples: Sequence[Sample], every_s: float, sample_s: float) -> str:
+    """The table for BENCHMARKS.md: memory, CPU, rates and latency of some samples (each
+    sample's own window of `sample_s` seconds)."""
+    header = (
+        "| min | server RSS MiB | broker RSS MiB | CPU server / broker % | sent/s | "
+        "delivered/s (live + sync) | receipts/s | push p50 / p99 ms |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    return header + "\n".join(_row(s, sample_s) for s in table_rows(samples, every_s))
+
+
+def _row(sample: Sample, window_s: float) -> str:
+    delivered = (sample.delivered_live + sample.delivered_sync) / window_s
+    return (
+        f"| {sample.t_s / 60:.1f} | {sample.server_rss_mib:.1f} | {sample.broker_rss_mib:.1f} | "
+        f"{sample.server_cpu_pct:.0f} / {sample.broker_cpu_pct:.0f} | "
+        f"{sample.sent / window_s:.1f} | {delivered:.0f} | "
+        f"{sample.receipts_sent / window_s:.0f} | {sample.p50_ms:.1f} / {sample.p99_ms:.1f} |"
+    )
+
+
+def write_csv(samples: Sequence[Sample], path: Path) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Sample)])
+        writer.writeheader()
+        for sample in samples:
+            writer.writerow(asdict(sample))
+
+
+def write_plot(samples: Sequence[Sample], path: Path, title: str) -> None:
+    """Memory (server, broker) and push latency (p50, p99) against minutes, in one PNG."""
+    import matplotlib  # the `soak` extra: imported here so that nothing else needs it
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    minutes = [s.t_s / 60 for s in samples]
+    figure, (memory, latency) = pyplot.subplots(2, 1, figsize=(9, 6), sharex=True)
+    memory.plot(minutes, [s.server_rss_mib for s in samples], label="server (backend)")
+    memory.plot(minutes, [s.broker_rss_mib for s in samples], label="broker process")
+    memory.set_ylabel("RSS, MiB")
+    memory.set_ylim(bottom=0)
+    memory.legend(loc="lower right")
+    memory.grid(alpha=0.3)
+    latency.plot(minutes, [s.p99_ms for s in samples], label="p99", color="tab:red")
+    latency.plot(minutes, [s.p50_ms for s in samples], label="p50", color="tab:green")
+    latency.set_ylabel("push latency, ms (10 s windows)")
+    latency.set_xlabel("minutes")
+    latency.set_ylim(bottom=0)
+    latency.legend(loc="upper right")
+    latency.grid(alpha=0.3)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    pyplot.close(figure)
