@@ -1,53 +1,36 @@
 """The HTTP API: FastAPI, thin over the store and the service.
 
 Every route but `/healthz` needs `Authorization: Bearer <token>`. Errors always have
-the contract's shape, `{"error": {"code", "message"}}`, translated once, here.
+the contract's shape, `{"error": {"code", "message"}}`, translated once, in
+`backend.http.errors`.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the `Me` alias, local to
 # `create_app`, as an object; as a string it cannot resolve it and takes `me` for a
 # required query parameter (every authenticated route then answers 422).
-import logging
-import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.accounts import hash_token
-from backend.errors import ChatError, NotFound, RateLimited, Unauthorized, UnknownUser
+from backend.errors import NotFound, Unauthorized, UnknownUser
 from backend.group_service import GroupResult, GroupService
+from backend.http.errors import ERROR_RESPONSES, install_error_handlers
 from backend.http.media import media_router
 from backend.ids import is_conv_id, is_group_conv, is_user_id
-from backend.limits import Limited, retry_after_header
+from backend.limits import Limited
 from backend.media.service import MediaService
 from backend.service import ChatService, Outgoing, conv_marks
 from backend.store.base import ConversationState, User
-
-log = logging.getLogger(__name__)
 
 Publish = Callable[[list[Outgoing]], Awaitable[None]]
 
 MAX_HISTORY_LIMIT = 500
 MAX_NAME_CHARS = 64
 MAX_ABOUT_CHARS = 512
-
-_STATUS_CODES = {
-    400: "invalid",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "too_large",
-    415: "unsupported_type",
-    422: "invalid",
-    429: "rate_limited",
-}
 
 
 class ProfilePatch(BaseModel):
@@ -84,9 +67,11 @@ def create_app(
 ) -> FastAPI:
     """The API over `service` and `groups` (and `media`, when given: the media routes);
     `publish` sends what group changes produce."""
-    app = FastAPI(title="mqchat", version="1", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="mqchat", version="1", docs_url=None, redoc_url=None, responses=ERROR_RESPONSES
+    )
     store = service.store
-    _install_error_handlers(app)
+    install_error_handlers(app)
 
     async def current_user(request: Request) -> User:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -219,40 +204,3 @@ def _check_users(users: list[str]) -> None:
     unknown = [user for user in users if not is_user_id(user)]
     if unknown:
         raise UnknownUser(f"no such users: {', '.join(unknown)}", unknown)
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
-
-
-def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ChatError)
-    async def chat_error(_: Request, exc: ChatError) -> JSONResponse:
-        body = error_body(exc.code, exc.message)
-        headers: dict[str, str] = {}
-        if isinstance(exc, UnknownUser) and exc.users:
-            body["error"]["users"] = exc.users  # names who is unknown, for an add that failed
-        if isinstance(exc, RateLimited):
-            headers["Retry-After"] = retry_after_header(exc.retry_after_s)
-            body["error"]["retry_after_ms"] = math.ceil(exc.retry_after_s * 1000)
-        return JSONResponse(body, status_code=exc.http_status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-            for error in exc.errors()
-        )
-        return JSONResponse(error_body("invalid", problems), status_code=422)
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body("internal", "internal server error"), status_code=500)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, "error")
-        return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
-        )

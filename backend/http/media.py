@@ -23,6 +23,7 @@ from backend.http import ranges
 from backend.http.uploads import MULTIPART_OVERHEAD_BYTES, declared_length, drain, upload_body
 from backend.limits import Limited, UserLimits
 from backend.media.service import MediaService, StoredFile
+from backend.media.sniff import ALL_TYPES
 from backend.store.base import User
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,37 @@ log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 256 * 1024
 
 CurrentUser = Callable[[Request], Awaitable[User]]
+
+
+def _file_responses(mimes: list[str]) -> dict[int | str, dict[str, Any]]:
+    """What the spec says of a file download: the bytes, whole or a range, or not modified."""
+    content = dict.fromkeys(mimes, _BINARY)
+    return {
+        200: {"description": "the file", "content": content},
+        206: {"description": "the range asked for", "content": content},
+        304: {"description": "not modified (If-None-Match)"},
+    }
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+# The body is read as a stream, so FastAPI cannot describe it: this does, for clients and
+# for the schema-driven fuzz (tests/e2e/test_http_fuzz.py), which then sends files.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        **{media_type.mime: _BINARY for media_type in ALL_TYPES},
+        "application/octet-stream": _BINARY,
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            }
+        },
+    },
+}
+FILE_RESPONSES = _file_responses([media_type.mime for media_type in ALL_TYPES])
+THUMB_RESPONSES = _file_responses(["image/jpeg"])
 
 
 def media_router(
@@ -41,7 +73,7 @@ def media_router(
     router = APIRouter()
     Me = Annotated[User, Depends(current_user)]
 
-    @router.post("/v1/media", status_code=201)
+    @router.post("/v1/media", status_code=201, openapi_extra={"requestBody": UPLOAD_BODY})
     async def upload(me: Me, request: Request) -> dict[str, Any]:
         limit = media.limits.upload_bytes
         stream = request.stream()
@@ -60,11 +92,19 @@ def media_router(
             raise InvalidRequest("the client went away during the upload") from None
         return info.model_dump()
 
-    @router.api_route("/v1/media/{media_id}", methods=["GET", "HEAD"])
+    # GET and HEAD as two routes: one route of two methods gives both the same operationId
+    # in the OpenAPI spec (and picks it from a set, so it changes from run to run).
+    @router.get("/v1/media/{media_id}", response_class=Response, responses=FILE_RESPONSES)
+    @router.head("/v1/media/{media_id}", response_class=Response, responses=FILE_RESPONSES)
     async def download(me: Me, media_id: str, request: Request) -> Response:
         return await file_response(request, await media.locate(me.id, media_id))
 
-    @router.api_route("/v1/media/{media_id}/thumbnail", methods=["GET", "HEAD"])
+    @router.get(
+        "/v1/media/{media_id}/thumbnail", response_class=Response, responses=THUMB_RESPONSES
+    )
+    @router.head(
+        "/v1/media/{media_id}/thumbnail", response_class=Response, responses=THUMB_RESPONSES
+    )
     async def thumbnail(me: Me, media_id: str, request: Request) -> Response:
         return await file_response(request, await media.locate(me.id, media_id, thumbnail=True))
 

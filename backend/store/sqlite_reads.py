@@ -79,8 +79,9 @@ def current_members(db: sqlite3.Connection, conv: str) -> list[str]:
 def message_receipts(db: sqlite3.Connection, user: str, conv: str, seq: int) -> list[MemberReceipt]:
     """When each member who can see message `seq` (its sender aside) got it and read it."""
     window = window_of(membership_row(db, user, conv))
-    message = fetchone(db, queries.MESSAGE_SENDER, (conv, seq))
-    if message is None or seq not in window:
+    # The window first: a seq past it is never looked up (past 2^63 SQLite cannot bind it).
+    message = fetchone(db, queries.MESSAGE_SENDER, (conv, seq)) if seq in window else None
+    if message is None:
         raise UnknownConversation(f"no message {seq} in {conv} that you can see")
     receipts = []
     for member in fetchall(db, queries.MEMBERS_SEEING, (conv, seq, seq)):

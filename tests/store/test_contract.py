@@ -179,6 +179,19 @@ async def test_per_recipient_receipt_times(store: Store) -> None:
         await store.message_receipts("carol", DM, 1)
 
 
+async def test_seqs_past_any_integer_column_are_past_the_end_not_a_crash(store: Store) -> None:
+    """Clients send any number; one past 64 bits is simply past the last seq."""
+    huge = 2**64
+    await store.send(text("alice", "a1"))
+    with pytest.raises(UnknownConversation):
+        await store.message_receipts("alice", DM, huge)
+    assert [m.seq for m in await store.history("bob", DM, before=huge, limit=10)] == [1]
+    result = await store.apply_receipt(ReceiptCommand("bob", DM, delivered=None, read=huge, ts=5))
+    assert (result.after.delivered, result.after.read) == (1, 1)
+    batch = await store.sync("bob", {DM: huge}, limit=10)
+    assert batch.messages == [] and not batch.more
+
+
 async def test_sync_returns_what_is_past_the_delivered_mark_with_paging(store: Store) -> None:
     for i in range(10):
         await store.send(text("alice", f"a{i}"))
