@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import aiomqtt
-
 from backend import wire
 from backend.core.coalesce import Coalescer
 from backend.errors import ChatError
+from backend.mqtt import Connection, Message, MqttError, Session
 from backend.presence_service import PresenceService
 from backend.service import ChatService, Outgoing, to_inbox
 from backend.topics import (
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 # Requests handled at once; past this the loop stops reading and the broker holds the rest.
 MAX_CONCURRENT_REQUESTS = 2000
-# QoS 1 publications awaiting their PUBACK at once (paho's default of 20 throttles fan-out).
+# QoS 1 publications awaiting their PUBACK at once; past it, publishers wait.
 MAX_INFLIGHT = 2000
 RECONNECT_DELAYS_S = (0.1, 0.25, 0.5, 1.0, 2.0)
 # Receipt events for one sender, conversation, reader and status within this window are
@@ -66,7 +65,8 @@ class Gateway:
         self.service = service
         self.presence = presence
         self.connected = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
+        self._client: Connection | None = None
+        self._mqtt = self._mqtt_session()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self._coalescer: Coalescer[Outgoing] = Coalescer(window_ms=COALESCE_WINDOW_MS)
         self._held = asyncio.Event()
@@ -89,7 +89,7 @@ class Gateway:
         while True:
             try:
                 await self._session()
-            except aiomqtt.MqttError as exc:
+            except MqttError as exc:
                 self.connected.clear()
                 self._client = None
                 delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
@@ -100,7 +100,7 @@ class Gateway:
                 return
 
     async def _session(self) -> None:
-        async with self._new_client() as client, asyncio.TaskGroup() as requests:
+        async with self._mqtt.connect() as client, asyncio.TaskGroup() as requests:
             filters = [*backend_filters(), CONNECTIONS_TOPIC]
             await client.subscribe([(topic_filter, 1) for topic_filter in filters])
             # Subscribing to CONNECTIONS_TOPIC makes the embedded broker send a snapshot of
@@ -111,7 +111,13 @@ class Gateway:
             async for message in client.messages:
                 await self._slots.acquire()
                 task = requests.create_task(self._handle(client, message))
-                task.add_done_callback(lambda _: self._slots.release())
+                task.add_done_callback(functools.partial(self._handled, client, message))
+
+    def _handled(self, client: Connection, message: Message, _: object) -> None:
+        # PUBACK only now: the broker sends a request again if the backend stopped before
+        # finishing it (handling is idempotent: a send is known by its client id).
+        client.ack(message)
+        self._slots.release()
 
     async def publish(self, outgoing: list[Outgoing]) -> None:
         """Publish on the current session; coalescable items may be held for a moment."""
@@ -151,34 +157,28 @@ class Gateway:
                 self._held.clear()
             await self._publish_now(self._coalescer.due(_monotonic_ms()))
 
-    def _new_client(self) -> aiomqtt.Client:
-        client = aiomqtt.Client(
+    def _mqtt_session(self) -> Session:
+        return Session(
             self.broker.host,
             self.broker.port,
+            client_id=self.broker.client_id,
             username=self.broker.username,
             password=self.broker.password,
-            identifier=self.broker.client_id,
-            protocol=aiomqtt.ProtocolVersion.V311,
             # A persistent session: requests published while the backend is down wait
             # in the broker for it.
             clean_session=False,
             keepalive=30,
-            max_inflight_messages=MAX_INFLIGHT,
             timeout=10,
-            # Without it, Nagle's algorithm holds small publications back ~40 ms at low load.
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            max_inflight=MAX_INFLIGHT,
+            manual_ack=True,  # see `_handled`
         )
-        # aiomqtt logs a warning per publish beyond 10 in flight; a group fan-out has 255
-        # by design, and the logging cost a third of the fan-out's CPU.
-        client.pending_calls_threshold = MAX_INFLIGHT * 4
-        return client
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        topic = message.topic.value
+    async def _handle(self, client: Connection, message: Message) -> None:
+        topic = message.topic
         if topic == CONNECTIONS_TOPIC:
             await self._broker_event(message)
             return
-        payload = message.payload if isinstance(message.payload, bytes) else b""
+        payload = message.payload
         try:
             outgoing = await self.answer(topic, payload)
         except Exception:
@@ -202,8 +202,8 @@ class Gateway:
         except ChatError as error:
             return [error_reply(parsed.user, parsed.kind, topic, payload, error)]
 
-    async def _broker_event(self, message: aiomqtt.Message) -> None:
-        payload = message.payload if isinstance(message.payload, bytes) else b""
+    async def _broker_event(self, message: Message) -> None:
+        payload = message.payload
         try:
             event = wire.decode(wire.ConnectionEvent, payload)
             outgoing = await self.presence.broker_event(event)
@@ -238,19 +238,13 @@ def error_reply(
     )
 
 
-async def publish_all(client: aiomqtt.Client, outgoing: list[Outgoing]) -> None:
-    """Hand every publication to the client at once; none waits for another's PUBACK."""
-    results = await asyncio.gather(
-        *(
-            client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
-            for item in outgoing
-        ),
-        return_exceptions=True,
-    )
-    for item, result in zip(outgoing, results, strict=True):
-        if isinstance(result, Exception):
-            # The store has it; the recipient's next sync will deliver it.
-            log.warning("could not publish to %s: %r", item.topic, result)
+async def publish_all(client: Connection, outgoing: list[Outgoing]) -> None:
+    """Write every publication at once: no future per message, none waits for a PUBACK."""
+    try:
+        await client.publish_many(outgoing)
+    except (MqttError, ValueError) as error:
+        # The store has them; the recipients' next sync will deliver them.
+        log.warning("could not publish %d items: %r", len(outgoing), error)
 
 
 def _monotonic_ms() -> int:

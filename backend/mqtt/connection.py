@@ -19,7 +19,7 @@ import socket
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from backend.mqtt.decode import Decoder
 from backend.mqtt.encode import encode, encode_puback, encode_publish
@@ -122,12 +122,12 @@ class Connection(asyncio.Protocol):
                 await loop.create_connection(lambda: self, options.host, options.port)
                 self._write(encode(_connect(options)))
                 connack = await self._connack
+        except TimeoutError:  # before OSError, its base class
+            await self._close()
+            raise MqttError(f"no CONNACK from {where} within {options.timeout}s") from None
         except OSError as error:
             await self._close()
             raise ConnectionLost(f"cannot connect to {where}: {error}") from error
-        except TimeoutError:
-            await self._close()
-            raise MqttError(f"no CONNACK from {where} within {options.timeout}s") from None
         except BaseException:
             await self._close()
             raise
@@ -211,8 +211,8 @@ class Connection(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A TCP transport (uvloop's is not an asyncio.Transport subclass, but behaves as one).
+        self._transport = transport = cast(asyncio.Transport, transport)
         transport.set_write_buffer_limits(HIGH_WATER_BYTES, LOW_WATER_BYTES)
         sock = transport.get_extra_info("socket")
         if sock is not None:  # Nagle would hold small packets back ~40 ms at low load

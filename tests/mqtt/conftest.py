@@ -1,4 +1,5 @@
-"""Real brokers for the backend's MQTT client: the embedded one and Mosquitto, per test.
+"""Real brokers for the backend's MQTT client: the embedded one and Mosquitto, per test,
+each on asyncio's event loop and on uvloop's.
 
 `broker` is parametrized over both. Each knows two accounts: the backend's and alice's
 (embedded: the real ones, with the broker's ACL; Mosquitto: anonymous, with an ACL file
@@ -15,12 +16,13 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME
 from backend.mqtt import Session
@@ -44,6 +46,13 @@ class Broker:
         """A `Session` for `who` ("backend" or "alice"), to the broker or to `port`;
         `options` may override the account's client id, username or password too."""
         return Session(HOST, port or self.port, **{**self.accounts[who], **options})
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every test here runs on asyncio's loop and on uvloop's, which the server uses."""
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 
 
 @pytest.fixture(scope="session")
