@@ -96,6 +96,8 @@ def process_image(
         thumbnail.save(thumbnail_dest, "JPEG", quality=80, optimize=True)
         small = preview(thumbnail)
     except (OSError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # the disk (full?), not the image: see MediaService.upload
         # Decoded but not re-encodable (an exotic mode or palette): refuse, do not crash.
         raise UnsupportedType(f"this {media_type.mime} cannot be processed: {exc}") from None
     return ProcessedImage(width=first.width, height=first.height, preview=small)
@@ -122,6 +124,10 @@ def _decode(source: Path, pil_format: str, max_pixels: int) -> _Decoded:
         width, height = image.size
         if width * height > max_pixels:
             raise TooLarge(f"the image is {width}x{height}, over {max_pixels} pixels")
+        # Counting frames reads their headers only: an animation of too many frames is
+        # refused before a frame is decoded (each costs the whole canvas once decoded).
+        if width * height * getattr(image, "n_frames", 1) > max_pixels:
+            raise TooLarge(f"the animation has more than {max_pixels} pixels over all frames")
         frames, durations = _frames(image, max_pixels)
         options = _save_options(image, source)
         orientation = image.getexif().get(_ORIENTATION)

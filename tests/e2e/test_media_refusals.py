@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from PIL import PngImagePlugin
 
 from tests.e2e.conftest import UserFactory
 from tests.support import media_files
 from tests.support.media_http import (
     bearer,
     client,
+    media_dir,
     stored_files,
     temp_files,
     upload,
@@ -30,6 +33,14 @@ DEFAULT_LIMIT = 16 * MiB
 def uploader(server: ServerProcess) -> str:
     """One user's token for the tests that only upload (a user costs a CLI run)."""
     (token,) = server.add_users(["refusals-uploader"]).values()
+    return token
+
+
+@pytest.fixture(scope="module")
+def smuggler(server: ServerProcess) -> str:
+    """Another uploader for the bomb, polyglot and file-name tests: one user alone would
+    run past the per-user upload burst (30) within this module."""
+    (token,) = server.add_users(["refusals-smuggler"]).values()
     return token
 
 
@@ -107,6 +118,119 @@ async def test_a_decompression_bomb_is_refused(
     assert response.json()["error"]["code"] == "too_large"
     assert "pixels" in response.json()["error"]["message"]
     assert temp_files(server) == []
+
+
+BOMBS = {
+    "jpeg-60000x60000": (media_files.jpeg_bomb(), "image/jpeg", "pixels"),
+    "gif-screen-65535x65535": (media_files.gif_screen_bomb(), "image/gif", "pixels"),
+    "webp-canvas-16383x16383": (media_files.webp_canvas_bomb(), "image/webp", "pixels"),
+    "gif-600-frames": (media_files.gif_frame_bomb(), "image/gif", "over all frames"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+async def test_bombs_of_every_image_format_are_refused_and_leave_nothing(
+    server: ServerProcess, smuggler: str, name: str
+) -> None:
+    data, declared, reason = BOMBS[name]
+    before = stored_files(server)
+    async with client(server, smuggler) as http:
+        response = await upload(http, data, declared)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"
+    assert reason in response.json()["error"]["message"]
+    assert stored_files(server) == before
+    assert temp_files(server) == []
+
+
+SCRIPT = b"<html><script>alert(document.cookie)</script></html>"
+
+
+def _png_with_text(text: bytes, width: int) -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", text.decode())
+    return media_files.photo(width, fmt="PNG", pnginfo=info)
+
+
+# Each of its own size: identical pixels are stored once, and other tests count new files.
+SMUGGLED = {
+    "script-in-png-text": (_png_with_text(SCRIPT, width=41), "image/png"),
+    "script-in-jpeg-comment": (media_files.photo(42, comment=SCRIPT), "image/jpeg"),
+    "script-in-gif-comment": (media_files.photo(43, fmt="GIF", comment=SCRIPT), "image/gif"),
+    "zip-after-jpeg": (media_files.photo(44) + b"PK\x03\x04" + SCRIPT, "image/jpeg"),
+    "html-after-png": (media_files.photo(45, fmt="PNG") + SCRIPT, "image/png"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMUGGLED))
+async def test_what_is_smuggled_inside_an_image_is_never_served_back(
+    server: ServerProcess, smuggler: str, name: str
+) -> None:
+    """A polyglot (an image that is also a page or an archive) is stored re-encoded: only
+    its pixels come back, with a type that no browser second-guesses."""
+    data, declared = SMUGGLED[name]
+    async with client(server, smuggler) as http:
+        media = await uploaded(http, data, declared)
+        for path in (f"/v1/media/{media['id']}", f"/v1/media/{media['id']}/thumbnail"):
+            response = await http.get(path)
+            assert response.status_code == 200, path
+            assert b"script" not in response.content and b"PK\x03\x04" not in response.content
+            assert response.headers["content-type"].startswith("image/"), path
+            assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_multipart_file_name_is_never_a_path(server: ServerProcess, smuggler: str) -> None:
+    before = set(server.data_dir.rglob("*"))
+    png = media_files.photo(fmt="PNG", width=31)  # bytes no other test stores
+    async with client(server, smuggler) as http:
+        for name in (
+            "../../../escaped.png",
+            "/tmp/escaped.png",
+            "..\\..\\escaped.png",
+            "a\x00.png",
+        ):
+            response = await http.post("/v1/media", files={"file": (name, png, "image/png")})
+            assert response.status_code == 201, (name, response.text)
+    created = set(server.data_dir.rglob("*")) - before
+    media_root = media_dir(server)
+    assert created, "nothing stored"
+    assert all(path.is_relative_to(media_root) for path in created), created
+    assert not any("escaped" in path.name for path in server.data_dir.parent.rglob("*"))
+    assert not Path("/tmp/escaped.png").exists()
+    assert temp_files(server) == []
+
+
+async def test_ids_in_every_route_are_never_paths(
+    server: ServerProcess, make_users: UserFactory
+) -> None:
+    """Conversation, group and user ids in a path: encoded slashes, dots, NUL, wildcards."""
+    (token,) = make_users("alice").values()
+    tricks = [
+        "..%2F..%2Fmqchat.db",
+        "..",
+        "%2E%2E",
+        "dm%3A..%3A..",
+        "g%3A..%2F..",
+        "%00",
+        "+",
+        "%23",
+    ]
+    async with client(server, token) as http:
+        for trick in tricks:
+            for method, path in [
+                ("GET", f"/v1/users/{trick}"),
+                ("GET", f"/v1/conversations/{trick}/messages"),
+                ("GET", f"/v1/conversations/{trick}/messages/1/receipts"),
+                ("PATCH", f"/v1/groups/{trick}"),
+                ("POST", f"/v1/groups/{trick}/members"),
+                ("DELETE", f"/v1/groups/{trick}/members/{trick}"),
+                ("PUT", f"/v1/groups/{trick}/admins/{trick}"),
+            ]:
+                body = {"name": "x", "users": ["x"]} if method in ("PATCH", "POST") else None
+                response = await http.request(method, path, json=body)
+                # 404 for an id that names nothing; 405 where the trick ended the path early.
+                assert response.status_code in (404, 405), (method, path, response.text)
+                assert set(response.json()["error"]) >= {"code", "message"}, (method, path)
 
 
 async def _chunks(total: int, head: bytes = b"\x89PNG\r\n\x1a\n") -> AsyncIterator[bytes]:

@@ -72,6 +72,46 @@ def png_bomb(width: int = 30_000, height: int = 30_000) -> bytes:
     )
 
 
+def jpeg_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
+    """A tiny JPEG whose frame header (SOF) declares `width` x `height` pixels."""
+    data = bytearray(photo(8, 8, "JPEG"))
+    offset = 2
+    while data[offset + 1] not in (0xC0, 0xC1, 0xC2):  # skip segments up to the SOF
+        offset += 2 + struct.unpack(">H", data[offset + 2 : offset + 4])[0]
+    data[offset + 5 : offset + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def gif_screen_bomb(width: int = 65_535, height: int = 65_535) -> bytes:
+    """A tiny GIF whose logical screen is `width` x `height`."""
+    data = bytearray(photo(8, 8, "GIF"))
+    data[6:10] = struct.pack("<HH", width, height)
+    return bytes(data)
+
+
+def webp_canvas_bomb(width: int = 16_383, height: int = 16_383) -> bytes:
+    """A tiny WebP whose extended header (VP8X) declares a `width` x `height` canvas."""
+    simple = photo(8, 8, "WEBP")
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes(4)
+    vp8x += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    body = b"WEBP" + vp8x + simple[12:]
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def gif_frame_bomb(frames: int = 600, edge: int = 300) -> bytes:
+    """An animation of many small but whole frames (each costs the canvas once decoded):
+    600 frames of 300x300 are 54 megapixels in well under a megabyte."""
+    palette = [0, 0, 0, 255, 255, 255] + [0] * 762
+    images = []
+    for index in range(frames):  # alternating, so that no two frames merge into one
+        image = Image.new("P", (edge, edge), index % 2)
+        image.putpalette(palette)
+        images.append(image)
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=20)
+    return buffer.getvalue()
+
+
 # Ogg Opus
 
 

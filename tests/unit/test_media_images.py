@@ -109,6 +109,34 @@ def test_animations_count_every_frame_against_the_pixel_budget(tmp_path: Path) -
         run(tmp_path, media_files.animated_gif(frames=4), GIF, max_pixels=3000)
 
 
+def test_an_animation_of_too_many_frames_is_refused_before_a_frame_is_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_decoding(*_: object) -> None:
+        raise AssertionError("a frame was decoded")
+
+    bomb = media_files.gif_frame_bomb(600, 300)  # 54 megapixels
+    monkeypatch.setattr(images.ImageSequence, "Iterator", no_decoding)
+    with pytest.raises(TooLarge, match="over all frames"):
+        run(tmp_path, bomb, GIF)
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type"),
+    [
+        (media_files.jpeg_bomb(), JPEG),
+        (media_files.gif_screen_bomb(), GIF),
+        (media_files.webp_canvas_bomb(), WEBP),
+    ],
+)
+def test_bombs_of_every_image_format_are_refused_from_the_header(
+    tmp_path: Path, data: bytes, media_type: MediaType
+) -> None:
+    assert len(data) < 1000
+    with pytest.raises(TooLarge, match="pixels"):
+        run(tmp_path, data, media_type)
+
+
 def test_an_embedded_colour_profile_is_applied_not_carried_along(tmp_path: Path) -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     _, stored, _ = run(tmp_path, media_files.photo(fmt="JPEG", icc_profile=srgb), JPEG)
