@@ -87,11 +87,11 @@ def test_slope_of_too_few_points_is_zero() -> None:
 
 
 def test_the_table_takes_a_row_every_so_often_and_the_last() -> None:
-    samples = [sample(10 * i, 80) for i in range(1, 20)]  # 10 .. 190 s
-    assert [s.t_s for s in table_rows(samples, every_s=60)] == [10, 70, 130, 190]
+    samples = [sample(10 * i + 0.1 * (i % 2), 80) for i in range(1, 21)]  # 10 .. 200 s
+    assert [round(s.t_s) for s in table_rows(samples, every=6)] == [60, 120, 180, 200]
     table = markdown_table(samples, every_s=60, sample_s=10)
     assert table.count("\n| ") == 4  # header rows aside
-    assert table.splitlines()[2].startswith("| 0.2 | 80.0 | 40.0 |")
+    assert table.splitlines()[2].startswith("| 1.0 | 80.0 | 40.0 |")
 
 
 def test_csv_has_a_header_and_a_row_per_sample(tmp_path: Path) -> None:

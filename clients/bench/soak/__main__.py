@@ -107,7 +107,8 @@ async def _run(spec: SoakSpec, server: FeatureServer, out: Path) -> SoakResult:
             f"{sample.t_s / 60:5.1f} min  server {sample.server_rss_mib:6.1f} MiB  broker "
             f"{sample.broker_rss_mib:6.1f} MiB  sent {sample.sent:4d}  live "
             f"{sample.delivered_live:5d}  sync {sample.delivered_sync:4d}  p50/p99 "
-            f"{sample.p50_ms:6.1f}/{sample.p99_ms:7.1f} ms  online {sample.online}  "
+            f"{sample.p50_ms:6.1f}/{sample.p99_ms:7.1f} ms  ack p99 {sample.ack_p99_ms:7.1f} ms  "
+            f"online {sample.online}  "
             f"errors {sample.errors}",
             file=sys.stderr,
             flush=True,

@@ -34,6 +34,7 @@ class Sample:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    ack_p99_ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +88,10 @@ def memory_verdict(
     return MemoryVerdict(process, start, end, slope, end - start <= allowed)
 
 
-def table_rows(samples: Sequence[Sample], every_s: float) -> list[Sample]:
-    """About one sample per `every_s` seconds, the last one always included."""
-    rows: list[Sample] = []
-    next_at = 0.0
-    for sample in samples:
-        if sample.t_s >= next_at:
-            rows.append(sample)
-            next_at = sample.t_s + every_s - 1e-6
-    if samples and rows[-1] is not samples[-1]:
+def table_rows(samples: Sequence[Sample], every: int) -> list[Sample]:
+    """Every `every`-th sample, the last one always included."""
+    rows = list(samples[every - 1 :: max(1, every)])
+    if samples and (not rows or rows[-1] is not samples[-1]):
         rows.append(samples[-1])
     return rows
 
@@ -108,7 +104,8 @@ def markdown_table(samples: Sequence[Sample], every_s: float, sample_s: float) -
         "delivered/s (live + sync) | receipts/s | push p50 / p99 ms |\n"
         "|---|---|---|---|---|---|---|---|\n"
     )
-    return header + "\n".join(_row(s, sample_s) for s in table_rows(samples, every_s))
+    every = max(1, round(every_s / sample_s))
+    return header + "\n".join(_row(s, sample_s) for s in table_rows(samples, every))
 
 
 def _row(sample: Sample, window_s: float) -> str:

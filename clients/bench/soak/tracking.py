@@ -113,23 +113,27 @@ class Window:
     reconnects: int = 0
     # A list per window; the run's totals use an array("d") (millions of them, 8 bytes each).
     latencies_ms: MutableSequence[float] = field(default_factory=list)
+    ack_latencies_ms: MutableSequence[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
-        """The window's counts and its p50 / p99 / max push latency (ms)."""
+        """The window's counts, its p50 / p99 / max push latency and p99 ack latency (ms)."""
         ordered = sorted(self.latencies_ms)
-        counts = {
-            name: float(value) for name, value in vars(self).items() if name != "latencies_ms"
-        }
+        counts = {name: float(value) for name, value in vars(self).items() if _is_count(name)}
         return counts | {
             "p50_ms": percentile(ordered, 50),
             "p99_ms": percentile(ordered, 99),
             "max_ms": ordered[-1] if ordered else float("nan"),
+            "ack_p99_ms": percentile(sorted(self.ack_latencies_ms), 99),
         }
 
     def add_to(self, total: Window) -> None:
         """Fold this window into the run's totals (latencies included)."""
         for name, value in vars(self).items():
-            if name == "latencies_ms":
-                total.latencies_ms.extend(value)
-            else:
+            if _is_count(name):
                 setattr(total, name, getattr(total, name) + value)
+            else:
+                getattr(total, name).extend(value)
+
+
+def _is_count(name: str) -> bool:
+    return not name.endswith("latencies_ms")

@@ -194,6 +194,9 @@ class Traffic:
             self.problems.append(f"{soak_user.user}: send {request_id} refused: {error}")
             return
         self.window.acked += 1
+        sent_at = self._sent_at.get(request_id)
+        if sent_at is not None:
+            self.window.ack_latencies_ms.append((time.monotonic() - sent_at) * 1000)
         self.deliveries.acked(soak_user.user, str(body["conv"]), int(str(body["seq"])))
 
     def _sync_end(self, soak_user: SoakUser, body: dict[str, object]) -> None:
