@@ -22,9 +22,12 @@ run: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-# System packages the tests use, installed only when missing.
+# System packages the tests use, installed only when missing: Mosquitto (the suite runs
+# against it too) and what its mqchat plugin is compiled with.
+MOSQUITTO_PACKAGES := mosquitto mosquitto-dev libmosquitto-dev libsqlite3-dev libssl-dev
 system-deps:
-	@true
+	@dpkg-query -W -f='$${Status}\n' $(MOSQUITTO_PACKAGES) 2>/dev/null | grep -c '^install ok installed' | grep -qx 5 \
+		|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(MOSQUITTO_PACKAGES); }
 
 check: $(STAMP)
 	$(BIN)/ruff check .

@@ -34,12 +34,17 @@ def token_matches(token: str, expected_hash: bytes) -> bool:
     return hmac.compare_digest(hash_token(token), expected_hash)
 
 
+def backend_secret_path(data_dir: Path) -> Path:
+    """The file holding the backend's broker password (Mosquitto's plugin reads it too)."""
+    return data_dir / "backend.secret"
+
+
 def backend_password(data_dir: Path) -> str:
     """The backend's password on the embedded broker, generated on first start.
 
     It lives in the data dir, readable by its owner only, never as a fixed default.
     """
-    path = data_dir / "backend.secret"
+    path = backend_secret_path(data_dir)
     try:
         return path.read_text().strip()
     except FileNotFoundError:

@@ -3,6 +3,12 @@
 On two cores the broker and the backend are each CPU-bound Python; in one process
 they share one core (see BENCHMARKS.md for the measurement behind the default).
 The child learns that the server died, even by kill -9, when its stdin reaches EOF.
+
+The other way round, the server learns that the child died when `wait()` returns,
+and starts a new one on the same port (`supervise`), with the backoff and the bound
+of `backend.core.restarts`: the backend's MQTT session reconnects by itself, clients
+reconnect and sync, and nothing acknowledged is lost (the store holds it). Past the
+bound, `supervise` raises `BrokerFailed`, which ends the server.
 """
 
 from __future__ import annotations
@@ -11,53 +17,122 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
+from backend.core.restarts import RestartPolicy, restart_delay
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 10
+# After a clean exit of the child, how long to wait for the server's own stop signal.
+CLEAN_EXIT_GRACE_S = 1.0
+RESTART_POLICY = RestartPolicy()
 
 
-@dataclass
+class BrokerFailed(RuntimeError):
+    """The broker child keeps dying (or cannot start); restarting it has been given up."""
+
+
+class BrokerStartError(RuntimeError):
+    """The child exited, or said something else than `ready <port>`, instead of starting."""
+
+
 class BrokerProcess:
     """A running broker: its port, and the child process when it has one."""
 
-    port: int
-    process: asyncio.subprocess.Process | None = None
+    def __init__(
+        self, settings: Settings, port: int, process: asyncio.subprocess.Process | None
+    ) -> None:
+        self._settings = settings
+        self.port = port
+        self.process = process
+        self.restarts = 0
+        self._deaths: list[float] = []
+        self._stopping = False
 
     @classmethod
     @contextlib.asynccontextmanager
     async def started(cls, settings: Settings) -> AsyncIterator[BrokerProcess]:
+        """Start the broker (in this process or a child), stop it on exit."""
         if settings.broker_process == "inline":
             from broker.run import EmbeddedBroker
 
             embedded = EmbeddedBroker(settings)
             await embedded.start()
             try:
-                yield cls(port=embedded.port)
+                yield cls(settings, embedded.port, None)
             finally:
                 await embedded.stop()
             return
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "broker",
-            *broker_arguments(settings),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
+        process, port = await _spawn(settings, settings.mqtt_port)
+        broker = cls(settings, port, process)
         try:
-            port = await asyncio.wait_for(_read_ready(process), READY_TIMEOUT_S)
-            yield cls(port=port, process=process)
+            yield broker
         finally:
-            await _stop(process)
+            broker._stopping = True
+            if broker.process is not None:
+                await _stop(broker.process)
+
+    async def supervise(
+        self, server_stopping: asyncio.Event, policy: RestartPolicy = RESTART_POLICY
+    ) -> None:
+        """Restart the child whenever it dies, until cancelled; raise `BrokerFailed` when
+        it dies too often. Returns at once for a broker inside this process."""
+        while self.process is not None:
+            code = await self.process.wait()
+            if code == 0:
+                # A clean exit is a SIGTERM or SIGINT, which usually went to the whole
+                # process group (Ctrl-C, systemd): ours comes too, so do not restart.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(server_stopping.wait(), CLEAN_EXIT_GRACE_S)
+            if self._stopping or server_stopping.is_set():
+                return
+            log.error("the broker (pid %d) exited with code %s", self.process.pid, code)
+            await _stop(self.process)  # only closes its pipe: it is gone
+            self.process = await self._restart(policy)
+
+    async def _restart(self, policy: RestartPolicy) -> asyncio.subprocess.Process:
+        while True:
+            now = time.monotonic()
+            self._deaths.append(now)
+            delay = restart_delay(self._deaths, now, policy)
+            if delay is None:
+                raise BrokerFailed(
+                    f"the broker died {len(self._deaths)} times, more than "
+                    f"{policy.max_restarts} within {policy.window_s:.0f}s: giving up"
+                )
+            await asyncio.sleep(delay)
+            try:
+                # The same port: clients and the backend come back to where they were.
+                process, _ = await _spawn(self._settings, self.port)
+            except (BrokerStartError, OSError, TimeoutError) as error:
+                log.error("restarting the broker failed: %s", error)
+                continue
+            self.restarts += 1
+            log.warning("broker restarted (pid %d, restart %d)", process.pid, self.restarts)
+            return process
 
 
-def broker_arguments(settings: Settings) -> list[str]:
+async def _spawn(settings: Settings, port: int) -> tuple[asyncio.subprocess.Process, int]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "broker",
+        *broker_arguments(settings, port),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        return process, await asyncio.wait_for(_read_ready(process), READY_TIMEOUT_S)
+    except BaseException:
+        await _stop(process)
+        raise
+
+
+def broker_arguments(settings: Settings, port: int | None = None) -> list[str]:
     """The broker's settings as its command line: the child reads no config file."""
     return [
         "--data-dir",
@@ -65,7 +140,7 @@ def broker_arguments(settings: Settings) -> list[str]:
         "--host",
         settings.host,
         "--port",
-        str(settings.mqtt_port),
+        str(settings.mqtt_port if port is None else port),
         "--max-connections",
         str(settings.max_connections),
         "--connect-timeout",
@@ -83,17 +158,19 @@ async def _read_ready(process: asyncio.subprocess.Process) -> int:
     word, _, port = line.partition(" ")
     if word != "ready" or not port.isdigit():
         code = await process.wait()
-        raise RuntimeError(f"the broker did not start (exit code {code}, said {line!r})")
+        raise BrokerStartError(f"the broker did not start (exit code {code}, said {line!r})")
     return int(port)
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-    except TimeoutError:
-        log.warning("the broker did not stop in %ss; killing it", STOP_TIMEOUT_S)
-        process.kill()
-        await process.wait()
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("the broker did not stop in %ss; killing it", STOP_TIMEOUT_S)
+            process.kill()
+            await process.wait()
+    if process.stdin is not None:
+        # Our end of the pipe whose closing tells the child to stop; it is gone now.
+        process.stdin.close()

@@ -45,7 +45,9 @@ def serve(
     http_port: Annotated[int | None, typer.Option(help="HTTP port [env MQCHAT_HTTP_PORT]")] = None,
     broker: Annotated[
         str | None,
-        typer.Option(help="'embedded' (default) or mqtt://host:port of a running broker"),
+        typer.Option(
+            help="'embedded' (default), 'mosquitto', or mqtt://host:port of a running broker"
+        ),
     ] = None,
     config: ConfigFile = None,
 ) -> None:

@@ -52,6 +52,7 @@ class BrokerAddress:
 
 
 Handler = Callable[[str, bytes], Awaitable[list[Outgoing]]]
+SessionHook = Callable[[], Awaitable[list[Outgoing]]]
 RequestT = TypeVar("RequestT", bound=wire.Inbound)
 
 
@@ -59,11 +60,18 @@ class Gateway:
     """Runs the backend's MQTT session: subscribe, dispatch, publish; reconnects forever."""
 
     def __init__(
-        self, broker: BrokerAddress, service: ChatService, presence: PresenceService
+        self,
+        broker: BrokerAddress,
+        service: ChatService,
+        presence: PresenceService,
+        on_session: SessionHook | None = None,
     ) -> None:
         self.broker = broker
         self.service = service
         self.presence = presence
+        # Called on every new broker session, before any request is handled; what it
+        # returns is published (for example everyone's presence after a broker restart).
+        self.on_session = on_session
         self.connected = asyncio.Event()
         self._client: Connection | None = None
         self._mqtt = self._mqtt_session()
@@ -100,18 +108,28 @@ class Gateway:
                 return
 
     async def _session(self) -> None:
-        async with self._mqtt.connect() as client, asyncio.TaskGroup() as requests:
-            filters = [*backend_filters(), CONNECTIONS_TOPIC]
-            await client.subscribe([(topic_filter, 1) for topic_filter in filters])
-            # Subscribing to CONNECTIONS_TOPIC makes the embedded broker send a snapshot of
-            # every open connection (presence); another broker never publishes there.
-            self._client = client
-            self.connected.set()
-            log.info("backend subscribed on %s:%d", self.broker.host, self.broker.port)
-            async for message in client.messages:
-                await self._slots.acquire()
-                task = requests.create_task(self._handle(client, message))
-                task.add_done_callback(functools.partial(self._handled, client, message))
+        try:
+            async with self._mqtt.connect() as client, asyncio.TaskGroup() as requests:
+                await self._serve(client, requests)
+        except* MqttError as errors:
+            # The message loop ends with MqttError when the broker goes away; the
+            # TaskGroup wraps it, and `_sessions` reconnects on the bare error only.
+            raise errors.exceptions[0] from None
+
+    async def _serve(self, client: Connection, requests: asyncio.TaskGroup) -> None:
+        filters = [*backend_filters(), CONNECTIONS_TOPIC]
+        await client.subscribe([(topic_filter, 1) for topic_filter in filters])
+        # Subscribing to CONNECTIONS_TOPIC makes the embedded broker send a snapshot of
+        # every open connection (presence); another broker never publishes there.
+        self._client = client
+        self.connected.set()
+        log.info("backend subscribed on %s:%d", self.broker.host, self.broker.port)
+        if self.on_session is not None:
+            await self.publish(await self.on_session())
+        async for message in client.messages:
+            await self._slots.acquire()
+            task = requests.create_task(self._handle(client, message))
+            task.add_done_callback(functools.partial(self._handled, client, message))
 
     def _handled(self, client: Connection, message: Message, _: object) -> None:
         # PUBACK only now: the broker sends a request again if the backend stopped before

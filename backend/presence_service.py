@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from backend import wire
 from backend.core.presence import Flip, PresenceTracker
+from backend.errors import Unavailable
 from backend.ids import user_of_client_id
 from backend.service import Clock, Outgoing, wall_clock_ms
 from backend.store.base import PresenceState, Store
@@ -48,6 +49,17 @@ class PresenceService:
         for state in states:
             if state.online:
                 await self.store.set_presence(state.user, online=False, ts=state.last_seen or 0)
+
+    async def broker_restarted(self) -> list[Outgoing]:
+        """A broker that reports no connections (Mosquitto under the server) started anew:
+        every connection it had is gone, wills unsent. Everyone is offline until they
+        report again, and every retained state is republished over the broker's stale
+        (or lost) copy."""
+        self.tracker.restore(())
+        for state in await self.store.presence_states():
+            if state.online:
+                await self.store.set_presence(state.user, online=False, ts=state.last_seen or 0)
+        return everyone(await self.store.presence_states(), set(), self.clock())
 
     async def report(self, user: str, request: wire.PresenceRequest) -> list[Outgoing]:
         """A client's own `presence` message (or its will)."""
@@ -87,8 +99,13 @@ class PresenceService:
 
     async def _record(self, flips: Iterable[Flip]) -> int:
         now = self.clock()
-        for flip in flips:
-            await self.store.set_presence(flip.user, online=flip.online, ts=now)
+        try:
+            for flip in flips:
+                await self.store.set_presence(flip.user, online=flip.online, ts=now)
+        except Unavailable as error:
+            # A full disk: show the flip anyway. The record only serves `last_seen` after
+            # a crash; skipping the flip would show the user wrong until its next one.
+            log.warning("presence shown but not recorded: %s", error.message)
         return now
 
 

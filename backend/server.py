@@ -12,23 +12,30 @@ import contextlib
 import logging
 import signal
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
 
-from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
+from backend.accounts import (
+    BACKEND_CLIENT_ID,
+    BACKEND_USERNAME,
+    backend_password,
+    backend_secret_path,
+)
 from backend.broker_process import BrokerProcess
-from backend.gateway import BrokerAddress, Gateway
+from backend.gateway import BrokerAddress, Gateway, SessionHook
 from backend.group_service import GroupService
 from backend.http.app import create_app
 from backend.limits import UserLimits
 from backend.media.cleanup import run_cleanup
 from backend.media.service import MediaLimits, MediaService
 from backend.media.storage import MediaStorage
+from backend.mosquitto_process import MosquittoProcess
 from backend.presence_service import HEARTBEAT_S, PresenceService
-from backend.service import ChatService
+from backend.service import ChatService, Outgoing
 from backend.settings import Settings
 from backend.store.sqlite import SqliteStore
 
@@ -70,12 +77,15 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await SqliteStore.open(settings.db_path, settings.durability)
     try:
-        async with _broker(settings) as broker:
+        async with _broker(settings) as running_broker:
+            broker = running_broker.address
             service = ChatService(store, limits=UserLimits.from_settings(settings))
             groups = GroupService(store, max_members=settings.max_group_members)
             presence = PresenceService(store, uses_broker_events=settings.embedded_broker)
             await presence.start()
-            gateway = Gateway(broker, service, presence)
+            gateway = Gateway(
+                broker, service, presence, on_session=_presence_reset(running_broker, presence)
+            )
             media = await _media_service(settings, store)
             app = create_app(service, groups, gateway.publish, media)
             http_socket = _bind(settings.host, settings.http_port)
@@ -89,6 +99,9 @@ async def run_server(settings: Settings, on_ready: Callable[[Endpoints], None]) 
                     settings.media_cleanup_interval_s,
                 ),
                 "presence-heartbeat": _every(HEARTBEAT_S, presence.heartbeat),
+                # Restarts a broker child that died; raises (ending the server) when it
+                # keeps dying.
+                "broker-supervisor": running_broker.supervise(stop),
             }
             async with asyncio.TaskGroup() as tasks:
                 running = [tasks.create_task(job, name=name) for name, job in background.items()]
@@ -130,30 +143,76 @@ async def _media_service(settings: Settings, store: SqliteStore) -> MediaService
     return MediaService(store, storage, limits)
 
 
+@dataclass(frozen=True, slots=True)
+class _Broker:
+    """The broker the backend talks to, and the job that keeps it running."""
+
+    address: BrokerAddress
+    supervise: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+    # Mosquitto under the server: which start of it this is. It reports no connections,
+    # so each new start means every connection it had is gone (see `_presence_reset`).
+    generation: Callable[[], int] | None = None
+
+
 @contextlib.asynccontextmanager
-async def _broker(settings: Settings) -> AsyncIterator[BrokerAddress]:
-    """The embedded broker (started and stopped here), or the external one configured."""
+async def _broker(settings: Settings) -> AsyncIterator[_Broker]:
+    """The embedded broker or Mosquitto (started, supervised and stopped here), or the
+    external broker configured."""
+    if settings.broker == "mosquitto":
+        password = backend_password(settings.data_dir)  # written before Mosquitto reads it
+        secret = backend_secret_path(settings.data_dir)
+        async with MosquittoProcess.started(settings, secret) as mosquitto:
+            address = BrokerAddress(
+                mosquitto.host, mosquitto.port, BACKEND_USERNAME, password, BACKEND_CLIENT_ID
+            )
+            yield _Broker(address, mosquitto.supervise, lambda: mosquitto.generation)
+        return
     if not settings.embedded_broker:
         url = urlsplit(settings.broker)
         if url.scheme != "mqtt" or not url.hostname:
             raise ValueError(
-                f"broker must be 'embedded' or mqtt://host:port, not {settings.broker!r}"
+                "broker must be 'embedded', 'mosquitto' or mqtt://host:port, "
+                f"not {settings.broker!r}"
             )
         if not (settings.broker_username and settings.broker_password):
             raise ValueError("an external broker needs broker_username and broker_password")
-        yield BrokerAddress(
+        address = BrokerAddress(
             url.hostname,
             url.port or 1883,
             settings.broker_username,
             settings.broker_password,
             BACKEND_CLIENT_ID,
         )
+        yield _Broker(address, _nothing_to_supervise)
         return
     password = backend_password(settings.data_dir)
     async with BrokerProcess.started(settings) as broker:
-        yield BrokerAddress(
+        address = BrokerAddress(
             settings.host, broker.port, BACKEND_USERNAME, password, BACKEND_CLIENT_ID
         )
+        yield _Broker(address, broker.supervise)
+
+
+async def _nothing_to_supervise(stopping: asyncio.Event) -> None:
+    """The supervisor of a broker someone else runs."""
+
+
+def _presence_reset(broker: _Broker, presence: PresenceService) -> SessionHook | None:
+    """For Mosquitto under the server: on the first backend session with each new start
+    of it, everyone is offline until they report again (`broker_restarted`)."""
+    generation = broker.generation
+    if generation is None:
+        return None
+    seen: set[int] = set()
+
+    async def on_session() -> list[Outgoing]:
+        current = generation()
+        if current in seen:
+            return []
+        seen.add(current)
+        return await presence.broker_restarted()
+
+    return on_session
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -20,11 +20,12 @@ class Settings(BaseSettings):
     mqtt_port: int = Field(default=1883, ge=0, le=65535)
     http_port: int = Field(default=8080, ge=0, le=65535)
 
-    # "embedded" runs amqtt; "mqtt://host:port" uses a broker that is already running.
+    # "embedded" runs amqtt, "mosquitto" runs Mosquitto (both started and supervised by
+    # the server); "mqtt://host:port" uses a broker that is already running.
     broker: str = "embedded"
     # The embedded broker in a process of its own (one core each) or inside the server's.
     broker_process: Literal["separate", "inline"] = "separate"
-    # Credentials of the backend's account on an external broker (the embedded broker's
+    # Credentials of the backend's account on an external broker (a supervised broker's
     # are generated into the data dir on first start).
     broker_username: str | None = None
     broker_password: str | None = None

@@ -11,7 +11,14 @@ from typing import Any
 
 import aiomqtt
 
-from backend.topics import ClientTopic, InboxTopic, client_topic, inbox_filter, parse_inbox_topic
+from backend.topics import (
+    ClientTopic,
+    InboxTopic,
+    client_topic,
+    inbox_filter,
+    parse_inbox_topic,
+    will_topic,
+)
 
 HOST = "127.0.0.1"
 WAIT_S = 10
@@ -57,6 +64,10 @@ class ChatPeer:
                 self.other.put_nowait((message.topic.value, payload, message.retain))
 
 
+ONLINE = b'{"state":"online"}'
+OFFLINE = b'{"state":"offline"}'
+
+
 @contextlib.asynccontextmanager
 async def connect(
     port: int,
@@ -67,7 +78,9 @@ async def connect(
     clean_session: bool = True,
     subscribe: bool = True,
 ) -> AsyncIterator[ChatPeer]:
-    """Connect as `user`, subscribed to its inbox, and pump incoming messages."""
+    """Connect as `user` the way the contract asks a client to: with the offline will,
+    subscribed to its inbox, announcing `online` (and `offline` before a clean
+    disconnect, which discards the will); incoming messages are pumped into queues."""
     async with aiomqtt.Client(
         HOST,
         port,
@@ -76,11 +89,13 @@ async def connect(
         identifier=client_id or user,
         protocol=aiomqtt.ProtocolVersion.V311,
         clean_session=clean_session,
+        will=aiomqtt.Will(will_topic(user), OFFLINE, qos=1),
         timeout=WAIT_S,
     ) as client:
         peer = ChatPeer(client, user)
         if subscribe:
             await client.subscribe(inbox_filter(user), qos=1)
+        await client.publish(will_topic(user), ONLINE, qos=1)
         pump = asyncio.create_task(peer._pump())
         try:
             yield peer
@@ -88,3 +103,5 @@ async def connect(
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                 await pump
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(will_topic(user), OFFLINE, qos=1)

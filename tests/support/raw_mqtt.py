@@ -36,12 +36,20 @@ def connect_packet(
     return bytes([0x10]) + _remaining_length(len(body)) + body
 
 
+def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
+    """A QoS 1 PUBLISH."""
+    body = _string(topic) + struct.pack("!H", packet_id) + payload
+    return bytes([0x32]) + _remaining_length(len(body)) + body
+
+
 def open_silent_client(
     port: int, user: str, token: str, keepalive: int, will: tuple[str, bytes] | None = None
 ) -> socket.socket:
-    """Connect, read the CONNACK, then never send again: a client whose network vanished."""
+    """Connect, read the CONNACK, announce `online` as the contract asks, then never send
+    again: a client whose network vanished."""
     sock = socket.create_connection((HOST, port), timeout=10)
     sock.sendall(connect_packet(user, user, token, keepalive, will))
     connack = sock.recv(4)
     assert connack[:2] == b"\x20\x02" and connack[3] == 0, connack
+    sock.sendall(publish_packet(f"chat/u/{user}/presence", b'{"state":"online"}', 1))
     return sock

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 READY_TIMEOUT_S = 60
+# The brokers the end-to-end suite runs against: every test that takes the `server` or
+# `broker` fixture runs once with each.
+BROKERS = ("embedded", "mosquitto")
 STOP_TIMEOUT_S = 20
 HOST = "127.0.0.1"
 
@@ -44,6 +47,7 @@ class ServerProcess:
 
     data_dir: Path
     extra_args: list[str] = field(default_factory=list)
+    broker: str = "embedded"  # or "mosquitto": see BROKERS
     mqtt_port: int = 0
     http_port: int = 0
     process: subprocess.Popen[str] | None = None
@@ -77,6 +81,8 @@ class ServerProcess:
                 str(self.mqtt_port),
                 "--http-port",
                 str(self.http_port),
+                "--broker",
+                self.broker,
                 *self.extra_args,
             ],
             stdout=subprocess.PIPE,
