@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import signal
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -13,9 +15,11 @@ from typing import TypeVar
 
 import pytest
 
+from backend.accounts import new_token
+from backend.mosquitto_config import build_plugin
 from backend.topics import ClientTopic, InboxTopic
 from tests.support.mqtt import connect
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, free_port
 
 DEADLINE_S = 15
 T = TypeVar("T")
@@ -128,3 +132,51 @@ async def _retrying(attempt: Callable[[], Awaitable[T]]) -> T:
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+async def test_an_external_mosquitto_set_up_as_deploy_md_says(tmp_path: Path) -> None:
+    """`--broker mqtt://...`: a Mosquitto the operator runs, with mqchat's plugin."""
+    data_dir = tmp_path / "data"
+    server = ServerProcess(data_dir)
+    tokens = {user: server.add_user(user) for user in ("erin", "frank")}  # creates the store
+    password_file = tmp_path / "backend.password"
+    password_file.write_text(new_token() + "\n")
+    port = free_port()
+    mosquitto_conf = tmp_path / "mosquitto.conf"
+    mosquitto_conf.write_text(
+        "\n".join(
+            [
+                "per_listener_settings false",
+                "allow_anonymous false",
+                f"user {pwd.getpwuid(os.geteuid()).pw_name}",
+                f"listener {port} 127.0.0.1",
+                "max_queued_messages 10000",
+                f"plugin {build_plugin(tmp_path / 'plugin')}",
+                f"plugin_opt_database {data_dir / 'mqchat.db'}",
+                "plugin_opt_backend_username _mqchat",
+                f"plugin_opt_backend_password_file {password_file}",
+                "",
+            ]
+        )
+    )
+    mqchat_conf = tmp_path / "mqchat.toml"
+    mqchat_conf.write_text(
+        f'broker_username = "_mqchat"\nbroker_password = "{password_file.read_text().strip()}"\n'
+    )
+    mosquitto = subprocess.Popen(
+        ["mosquitto", "-c", str(mosquitto_conf)], stderr=subprocess.DEVNULL
+    )
+    try:
+        server.broker = f"mqtt://127.0.0.1:{port}"
+        server.extra_args = ["--config", str(mqchat_conf)]
+        server.start()
+        async with connect(port, "frank", tokens["frank"]) as frank:
+            async with connect(port, "erin", tokens["erin"]) as erin:
+                ack = await erin.send({"id": "e1", "to": "frank", "text": "via your broker"})
+            message = await frank.expect(InboxTopic.MSG)
+        assert (message["seq"], message["text"]) == (ack["seq"], "via your broker")
+        assert server.stop() == 0
+    finally:
+        server.kill()
+        mosquitto.terminate()
+        mosquitto.wait(10)
