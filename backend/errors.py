@@ -84,3 +84,14 @@ class UnsupportedType(ChatError):
 class Conflict(ChatError):
     code = "conflict"
     http_status = 409
+
+
+class Unavailable(ChatError):
+    """The server cannot do it now (its disk is full, its database failing): retry later.
+
+    Nothing was stored. Not a contract code but an extension (docs/protocol.md): a send
+    answered `unavailable` is retried with the same id, as if unanswered.
+    """
+
+    code = "unavailable"
+    http_status = 503

@@ -14,6 +14,8 @@ from clients.outbox import Outbox, OutboxFile
 log = logging.getLogger(__name__)
 
 RATE_LIMITED = "rate_limited"
+# The server could not store it now (a full disk): not a verdict on the message either.
+UNAVAILABLE = "unavailable"
 
 
 class Sends:
@@ -54,10 +56,10 @@ class Sends:
         if answer.id is None:
             log.warning("an error ack names no request: %s", answer.error)
             return
-        if isinstance(answer, wire.AckError) and answer.error.code == RATE_LIMITED:
+        if isinstance(answer, wire.AckError) and answer.error.code in (RATE_LIMITED, UNAVAILABLE):
             # Not a verdict on the message: it stays in the outbox and is published again
             # after the retry interval, like a request that got no answer.
-            log.info("send %s rate-limited; it will be retried", answer.id)
+            log.info("send %s %s; it will be retried", answer.id, answer.error.code)
             return
         if self.outbox.resolve(answer.id) is not None:
             self._save()

@@ -10,6 +10,7 @@ under a fresh random id. Any failure removes the temp files and stores nothing.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import secrets
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from backend.errors import InvalidRequest, NotFound, TooLarge, UnsupportedType
+from backend.errors import InvalidRequest, NotFound, TooLarge, Unavailable, UnsupportedType
 from backend.media import images, sniff, voice
 from backend.media.sniff import MediaKind, MediaType
 from backend.media.storage import MediaStorage, sha256_of
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 THUMBNAIL_MIME = "image/jpeg"
+# The file system's trouble, not the upload's: answered 503 `unavailable`.
+DISK_TROUBLE = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 ACCEPTED = "JPEG, PNG, WebP, GIF images; Ogg/Opus, MP4/AAC (m4a), MP3, WebM voice notes"
 
 
@@ -108,7 +111,18 @@ class MediaService:
         images.set_pixel_limit(limits.image_pixels)
 
     async def upload(self, owner: str, body: UploadBody) -> MediaInfo:
-        """Receive, check, process and store one upload of `owner`; its `media` object."""
+        """Receive, check, process and store one upload of `owner`; its `media` object.
+
+        A full (or failing) disk is `Unavailable`: the upload may be tried again later.
+        """
+        try:
+            return await self._upload(owner, body)
+        except OSError as exc:
+            if exc.errno not in DISK_TROUBLE:
+                raise
+            raise Unavailable(f"the server cannot store uploads now ({exc.strerror})") from exc
+
+    async def _upload(self, owner: str, body: UploadBody) -> MediaInfo:
         received = await self.storage.receive(body.chunks(), self.limits.upload_bytes)
         temp_files = [received.path]
         try:

@@ -44,6 +44,7 @@ from backend.store.base import (
     SyncBatch,
     User,
 )
+from backend.store.sqlite_errors import FailureLog, unavailable_or_same
 from backend.wire import MediaInfo, Message
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class SqliteStore(Store):
         self._jobs: asyncio.Queue[_Pending] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
         self.batches_committed = 0
+        self._failures = FailureLog()
 
     @classmethod
     async def open(cls, path: Path, durability: Durability = "full") -> SqliteStore:
@@ -140,11 +142,16 @@ class SqliteStore(Store):
             except Exception as exc:
                 # Anything unexpected (a full disk, a broken file) fails the whole batch:
                 # none of it was acknowledged, so the clients' retries make it whole.
-                log.error("store transaction of %d jobs failed: %r", len(batch), exc)
+                error = unavailable_or_same(exc)
+                self._failures.failed(len(batch), exc, error)
                 for pending in batch:
-                    pending.result, pending.error = None, exc
+                    # A barrier wrote nothing: what it waited for is over, failed or not.
+                    if pending.operation is not _nothing:
+                        pending.result, pending.error = None, error
             else:
                 self.batches_committed += 1
+                if any(pending.operation is not _nothing for pending in batch):
+                    self._failures.committed()  # (barriers alone commit on a full disk)
             for pending in batch:
                 if pending.future.done():  # the caller stopped waiting
                     continue

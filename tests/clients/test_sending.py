@@ -40,3 +40,12 @@ async def test_rate_limited_keeps_the_request_for_a_retry() -> None:
     assert [p.id for p in sends.outbox.due(now=105.0, retry_interval=5.0)] == ["m1"]
     sends.settle(wire.Ack(id="m1", conv="dm:alice:bob", seq=1, ts=5))  # the retry's ack
     assert (await waiter).seq == 1
+
+
+async def test_unavailable_keeps_the_request_for_a_retry() -> None:
+    sends = Sends(None)
+    _, waiter = sends.add(request("m1"))
+    sends.outbox.mark_published("m1", 100.0)
+    sends.settle(wire.AckError(id="m1", error=wire.ErrorBody(code="unavailable", message="x")))
+    assert not waiter.done()
+    assert [p.id for p in sends.outbox.due(now=105.0, retry_interval=5.0)] == ["m1"]
