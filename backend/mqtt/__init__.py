@@ -8,10 +8,11 @@
             await connection.publish_many(publications)
 
 `packets`, `encode` and `decode` are the protocol without I/O; `inflight` the QoS 1
-bookkeeping; `connection` one TCP connection; `session` what outlives it.
+bookkeeping; `inbox` what was received; `connection` one TCP connection; `session`
+what outlives it.
 """
 
-from backend.mqtt.connection import Connection, Publication
+from backend.mqtt.connection import Connection
 from backend.mqtt.errors import (
     ConnectionLost,
     ConnectRefused,
@@ -19,6 +20,7 @@ from backend.mqtt.errors import (
     ProtocolError,
     SubscribeRefused,
 )
+from backend.mqtt.options import Publication
 from backend.mqtt.packets import Publish as Message
 from backend.mqtt.session import Session
 

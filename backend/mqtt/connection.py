@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import cast
 
 from backend.mqtt.decode import Decoder
-from backend.mqtt.encode import encode, encode_puback, encode_publish
+from backend.mqtt.encode import encode, encode_publish
 from backend.mqtt.errors import (
     ConnectionLost,
     ConnectRefused,
@@ -30,13 +28,13 @@ from backend.mqtt.errors import (
     ProtocolError,
     SubscribeRefused,
 )
-from backend.mqtt.inflight import AckQueue, Unacked
+from backend.mqtt.inbox import Inbox
+from backend.mqtt.inflight import Unacked
+from backend.mqtt.options import Options, Publication
 from backend.mqtt.packets import (
     DISCONNECT_BYTES,
-    MAX_REMAINING_LENGTH,
     PINGREQ_BYTES,
     Connack,
-    Connect,
     MalformedPacket,
     Pingresp,
     Puback,
@@ -49,36 +47,6 @@ HIGH_WATER_BYTES = 1024 * 1024  # in the socket's buffer: publishers wait beyond
 LOW_WATER_BYTES = 256 * 1024
 MAX_QUEUED_MESSAGES = 10_000  # received and not yet read: reading pauses beyond it
 CLOSE_TIMEOUT_S = 2.0
-
-
-class Publication(Protocol):
-    """What `publish_many` sends: any object with these four attributes."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def payload(self) -> bytes: ...
-    @property
-    def qos(self) -> int: ...
-    @property
-    def retain(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Options:
-    """How to connect; see `Session`."""
-
-    host: str
-    port: int
-    client_id: str
-    username: str | None = None
-    password: str | None = None
-    keepalive: int = 60
-    clean_session: bool = True
-    timeout: float = 10.0
-    max_inflight: int = 1000
-    manual_ack: bool = False
-    max_packet_bytes: int = MAX_REMAINING_LENGTH
 
 
 class Connection(asyncio.Protocol):
@@ -102,9 +70,7 @@ class Connection(asyncio.Protocol):
         self._flush_handle: asyncio.Handle | None = None
         self._connack: asyncio.Future[Connack] | None = None
         self._subacks: dict[int, asyncio.Future[Suback]] = {}
-        self._inbox: deque[Publish] = deque()
-        self._inbox_waiter: asyncio.Future[None] | None = None
-        self._acks = AckQueue()
+        self._inbox = Inbox(options.manual_ack)
         self._room = asyncio.Event()
         self._writing_paused = self._reading_paused = False
         self._pinger: asyncio.TimerHandle | None = None
@@ -120,7 +86,7 @@ class Connection(asyncio.Protocol):
         try:
             async with asyncio.timeout(options.timeout):
                 await loop.create_connection(lambda: self, options.host, options.port)
-                self._write(encode(_connect(options)))
+                self._write(encode(options.connect_packet()))
                 connack = await self._connack
         except TimeoutError:  # before OSError, its base class
             await self._close()
@@ -180,10 +146,7 @@ class Connection(asyncio.Protocol):
         """With `manual_ack`: done with `message`; its PUBACK goes out once every QoS 1
         message received before it is done too [MQTT-4.6.0-2]. No-op otherwise, for
         QoS 0, or once the connection is gone (the broker then sends it again)."""
-        if message.packet_id is None or not self._options.manual_ack or self._ended:
-            return
-        for packet_id in self._acks.done(message.packet_id):
-            self._write(encode_puback(packet_id))
+        self._write(self._inbox.handled(message))
 
     async def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """One publication; see `publish_many`."""
@@ -253,7 +216,7 @@ class Connection(asyncio.Protocol):
         for future in waiting:
             if future is not None and not future.done():
                 future.set_exception(error)
-        self._wake_reader()
+        self._inbox.close()
         self._room.set()
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
@@ -268,38 +231,19 @@ class Connection(asyncio.Protocol):
     # internals
 
     def _received(self, message: Publish) -> None:
-        if message.packet_id is not None:
-            if self._options.manual_ack:
-                self._acks.received(message.packet_id)
-            else:
-                self._write(encode_puback(message.packet_id))
-        self._inbox.append(message)
-        self._wake_reader()
+        self._write(self._inbox.put(message))
         if len(self._inbox) >= MAX_QUEUED_MESSAGES and not self._reading_paused:
             self._reading_paused = True
             if self._transport is not None:
                 self._transport.pause_reading()
 
     async def _next_message(self) -> Publish | None:
-        inbox = self._inbox
-        while not inbox:
-            if self._ended:
-                return None
-            self._inbox_waiter = self._loop.create_future()
-            try:
-                await self._inbox_waiter
-            finally:
-                self._inbox_waiter = None
-        if self._reading_paused and len(inbox) <= MAX_QUEUED_MESSAGES // 2:
+        message = await self._inbox.get()
+        if self._reading_paused and len(self._inbox) <= MAX_QUEUED_MESSAGES // 2:
             self._reading_paused = False
             if self._transport is not None and not self._ended:
                 self._transport.resume_reading()
-        return inbox.popleft()
-
-    def _wake_reader(self) -> None:
-        waiter = self._inbox_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        return message
 
     def _acknowledged(self, packet_id: int) -> None:
         if (
@@ -391,13 +335,3 @@ class _Messages:
         if message is None:
             raise StopAsyncIteration
         return message
-
-
-def _connect(options: Options) -> Connect:
-    return Connect(
-        options.client_id,
-        options.username,
-        options.password,
-        options.keepalive,
-        options.clean_session,
-    )

@@ -7,8 +7,9 @@ Each `connect()` is one TCP connection (`backend.mqtt.connection.Connection`).
 
 from __future__ import annotations
 
-from backend.mqtt.connection import Connection, Options
+from backend.mqtt.connection import Connection
 from backend.mqtt.inflight import Unacked
+from backend.mqtt.options import Options
 
 
 class Session:
