@@ -60,6 +60,7 @@ class Session:
         self.receipts_due = asyncio.Event()
         self.sync_wanted = asyncio.Event()
         self._round_end: asyncio.Future[wire.SyncEnd] | None = None
+        self._heard_at = 0.0  # loop time of the latest publication received
 
     def _topic(self, kind: ClientTopic) -> str:
         return client_topic(self.state.user, kind)
@@ -138,6 +139,7 @@ class Session:
 
     async def _read(self) -> None:
         async for message in self.mqtt.messages:
+            self._heard_at = asyncio.get_running_loop().time()
             payload = message.payload
             body = (
                 bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload).encode()
@@ -192,8 +194,7 @@ class Session:
             await self.mqtt.publish(
                 self._topic(ClientTopic.SYNC), json.dumps(request).encode(), qos=1
             )
-            async with asyncio.timeout(SYNC_TIMEOUT_S):
-                return await self._round_end
+            return await self._until_round_end(self._round_end)
         except (aiomqtt.MqttError, TimeoutError, ChatClientError) as exc:
             log.warning(
                 "%s: sync round failed (%s); retrying", self.state.client_id, exc or "timeout"
@@ -202,6 +203,24 @@ class Session:
             return None
         finally:
             self._round_end = None
+
+    async def _until_round_end(self, round_end: asyncio.Future[wire.SyncEnd]) -> wire.SyncEnd:
+        """The batch end; TimeoutError when nothing at all arrived for `retry_interval`.
+
+        A PUBACK means the broker took the request, not that the backend got it: a broker
+        that restarted drops what comes before the backend subscribes again. Silence, not
+        only a slow batch, is then what gives it away: retry after `retry_interval` of it.
+        """
+        loop = asyncio.get_running_loop()
+        quiet_s = self.options.retry_interval
+        self._heard_at = loop.time()
+        async with asyncio.timeout(SYNC_TIMEOUT_S):
+            while True:
+                await asyncio.wait([round_end], timeout=quiet_s)
+                if round_end.done():
+                    return round_end.result()
+                if loop.time() - self._heard_at >= quiet_s:
+                    raise TimeoutError("no answer to the sync request")
 
     async def _receipt_loop(self) -> None:
         while True:
