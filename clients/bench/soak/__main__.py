@@ -26,7 +26,8 @@ from clients.bench.soak.report import (
     write_csv,
     write_plot,
 )
-from clients.bench.soak.run import Soak, SoakResult, SoakSpec
+from clients.bench.soak.run import Soak
+from clients.bench.soak.spec import SoakResult, SoakSpec
 from clients.bench.stats import LatencySummary
 
 TABLE_ROWS = 12  # rows of the printed table, spread over the run

@@ -20,6 +20,8 @@ class Sample:
     broker_rss_mib: float
     server_cpu_pct: float
     broker_cpu_pct: float
+    bench_cpu_pct: float  # this load generator
+    machine_cpu_pct: float  # every process on the machine (of 100 x cores)
     online: int
     sent: int
     acked: int
@@ -100,8 +102,8 @@ def markdown_table(samples: Sequence[Sample], every_s: float, sample_s: float) -
     """The table for BENCHMARKS.md: memory, CPU, rates and latency of some samples (each
     sample's own window of `sample_s` seconds)."""
     header = (
-        "| min | server RSS MiB | broker RSS MiB | CPU server / broker % | sent/s | "
-        "delivered/s (live + sync) | receipts/s | push p50 / p99 ms |\n"
+        "| min | server RSS MiB | broker RSS MiB | CPU server / broker / bench / machine % | "
+        "sent/s | delivered/s (live + sync) | receipts/s | push p50 / p99 ms |\n"
         "|---|---|---|---|---|---|---|---|\n"
     )
     every = max(1, round(every_s / sample_s))
@@ -112,7 +114,8 @@ def _row(sample: Sample, window_s: float) -> str:
     delivered = (sample.delivered_live + sample.delivered_sync) / window_s
     return (
         f"| {sample.t_s / 60:.1f} | {sample.server_rss_mib:.1f} | {sample.broker_rss_mib:.1f} | "
-        f"{sample.server_cpu_pct:.0f} / {sample.broker_cpu_pct:.0f} | "
+        f"{sample.server_cpu_pct:.0f} / {sample.broker_cpu_pct:.0f} / "
+        f"{sample.bench_cpu_pct:.0f} / {sample.machine_cpu_pct:.0f} | "
         f"{sample.sent / window_s:.1f} | {delivered:.0f} | "
         f"{sample.receipts_sent / window_s:.0f} | {sample.p50_ms:.1f} / {sample.p99_ms:.1f} |"
     )

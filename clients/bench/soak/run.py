@@ -16,62 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from clients.bench.features.common import FeatureServer
-from clients.bench.procfs import descendants, process_rss_bytes
+from clients.bench.procfs import descendants, machine_sample, own_cpu_seconds, process_rss_bytes
 from clients.bench.server import process_tree_cpu
 from clients.bench.soak.report import Sample
-from clients.bench.soak.tracking import Deliveries, Shortfall, Window
+from clients.bench.soak.spec import SoakResult, SoakSpec
+from clients.bench.soak.tracking import Deliveries, Window
 from clients.bench.soak.traffic import SoakUser, Traffic
+from clients.bench.stats import MACHINE
 
 MiB = 2**20
 TICK_S = 0.5  # receipts and churn are looked at this often
 PARALLEL_CONNECTS = 50
 MAX_CATCH_UP_S = 1.0  # a generator paused longer than this skips, rather than bursts
 STALL_S = 5.0  # the drain stops waiting for missing messages after this without progress
-
-
-@dataclass(frozen=True, slots=True)
-class SoakSpec:
-    """The load: who, how much, for how long."""
-
-    users: int = 500
-    rate: float = 50.0  # sends a second, in total
-    group_share: float = 0.5  # of the sends
-    groups: int = 12
-    group_size: tuple[int, int] = (20, 50)
-    contacts: int = 8  # 1:1 partners of each user: a fixed set, so conversations stop growing
-    receipt_interval_s: float = 3.0
-    read_share: float = 0.3  # of the receipts
-    churn_per_min: float = 30.0  # users going offline a minute
-    offline_s: tuple[float, float] = (5.0, 30.0)
-    watch: int = 3  # presence topics each group member follows
-    duration_s: float = 1800.0
-    sample_s: float = 10.0
-    drain_s: float = 90.0
-    seed: int = 1
-
-
-@dataclass
-class SoakResult:
-    samples: list[Sample]
-    totals: Window
-    push_gaps: Shortfall
-    """What had not arrived once everyone was back and synced: lost pushes."""
-    shortfall: Shortfall
-    """What was still missing after a second sync: lost from the store."""
-    unanswered: int
-    problems: list[str]
-
-    @property
-    def ok(self) -> bool:
-        totals = self.totals
-        return not (
-            self.push_gaps.pairs
-            or self.shortfall.pairs
-            or self.unanswered
-            or totals.refused
-            or totals.errors
-            or self.problems
-        )
 
 
 @dataclass
@@ -248,7 +205,7 @@ class Soak:
         counts = window.summary()
         share = {
             name: 100 * (cpu_now.get(name, 0.0) - cpu_before.get(name, 0.0)) / self.spec.sample_s
-            for name in ("server", "broker")
+            for name in ("server", "broker", "bench", MACHINE)
         }
         pid = self.server.process.pid if self.server.process else 0
         sample = Sample(
@@ -257,6 +214,8 @@ class Soak:
             broker_rss_mib=sum(process_rss_bytes(child) or 0 for child in descendants(pid)) / MiB,
             server_cpu_pct=share["server"],
             broker_cpu_pct=share["broker"],
+            bench_cpu_pct=share["bench"],
+            machine_cpu_pct=share[MACHINE],
             online=sum(1 for u in self.traffic.users.values() if u.online),
             sent=window.sent,
             acked=window.acked,
@@ -277,9 +236,11 @@ class Soak:
         self.on_sample(sample)
 
     def _cpu(self) -> dict[str, float]:
+        """CPU seconds so far: the server, its broker, this process, the whole machine."""
         if self.server.process is None:
             return {}
-        return process_tree_cpu(self.server.process.pid, label="server", child_label="broker")
+        server = process_tree_cpu(self.server.process.pid, label="server", child_label="broker")
+        return server | {"bench": own_cpu_seconds(), **machine_sample()}
 
     async def _drain(self) -> None:
         """Everyone back online and synced, every send answered, and nothing missing (or
