@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import TypeVar
 
 from backend import wire
 from backend.core.coalesce import Coalescer
-from backend.errors import ChatError
+from backend.errors import ChatError, RateLimited
 from backend.mqtt import Connection, Message, MqttError, Session
 from backend.presence_service import PresenceService
 from backend.service import ChatService, Outgoing, to_inbox
@@ -247,13 +248,21 @@ def error_reply(
     user: str, kind: ClientTopic, topic: str, payload: bytes, error: ChatError
 ) -> Outgoing:
     """A failed send is answered on `in/ack`, anything else on `in/error`."""
-    body = wire.ErrorBody(code=error.code, message=error.message)
+    body = error_body(error)
     request_id = wire.request_id(payload)
     if kind is ClientTopic.SEND:
         return to_inbox(user, InboxTopic.ACK, wire.AckError(id=request_id, error=body))
     return to_inbox(
         user, InboxTopic.ERROR, wire.ErrorNotice(topic=topic, id=request_id, error=body)
     )
+
+
+def error_body(error: ChatError) -> wire.ErrorBody:
+    """The error object; a `rate_limited` one tells when to retry (as HTTP's Retry-After)."""
+    if isinstance(error, RateLimited):
+        wait_ms = math.ceil(error.retry_after_s * 1000)
+        return wire.RetryLaterBody(code=error.code, message=error.message, retry_after_ms=wait_ms)
+    return wire.ErrorBody(code=error.code, message=error.message)
 
 
 async def publish_all(client: Connection, outgoing: list[Outgoing]) -> None:

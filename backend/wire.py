@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     StringConstraints,
     ValidationError,
     model_validator,
@@ -104,6 +105,12 @@ class ErrorBody(Outbound):
     message: str
 
 
+class RetryLaterBody(ErrorBody):
+    """Extension: a `rate_limited` error also says when a retry may succeed."""
+
+    retry_after_ms: int
+
+
 class Ack(Outbound):
     id: str
     conv: str
@@ -113,7 +120,7 @@ class Ack(Outbound):
 
 class AckError(Outbound):
     id: str | None
-    error: ErrorBody
+    error: SerializeAsAny[ErrorBody]  # a RetryLaterBody keeps its extra field
 
 
 class ErrorNotice(Outbound):
@@ -121,7 +128,7 @@ class ErrorNotice(Outbound):
 
     topic: str
     id: str | None = None
-    error: ErrorBody
+    error: SerializeAsAny[ErrorBody]  # a RetryLaterBody keeps its extra field
 
 
 class MediaInfo(Outbound):

@@ -106,6 +106,7 @@ async def test_sends_over_the_limit_get_rate_limited_and_are_not_stored(
         assert len(accepted) >= BURST
         assert refused, "a flood past the burst must be refused in part"
         assert {ack["error"]["code"] for ack in refused} == {"rate_limited"}
+        assert all(0 < ack["error"]["retry_after_ms"] <= 1000 / RATE_PER_S for ack in refused)
         assert {ack["id"] for ack in acks} == {f"m{index}" for index in range(FLOOD)}
         conv = accepted[0]["conv"]
         # Another user sends its own burst meanwhile, untouched by alice's empty bucket.
@@ -120,8 +121,8 @@ async def test_sends_over_the_limit_get_rate_limited_and_are_not_stored(
         assert sorted(ack["seq"] for ack in accepted) == list(range(1, len(accepted) + 1))
 
         # Once the bucket refills, retrying a refused request (same id) stores it, once.
-        retry = refused[0]
-        await asyncio.sleep(1 / RATE_PER_S)
+        retry = refused[-1]
+        await asyncio.sleep(retry["error"]["retry_after_ms"] / 1000)
         again = await a.send({"id": retry["id"], "to": bob, "text": f"t{retry['id'][1:]}"})
         assert again["seq"] == len(accepted) + 1, again
         stored = await history_texts(limited, users[bob], conv)
@@ -154,6 +155,7 @@ async def test_receipts_and_syncs_over_the_limit_get_rate_limited_on_in_error(
         assert errors, "a flood of receipts past the burst must be refused in part"
         assert {e["error"]["code"] for e in errors} == {"rate_limited"}
         assert {e["topic"] for e in errors} == {client_topic(bob, ClientTopic.RECEIPT)}
+        assert all(e["error"]["retry_after_ms"] > 0 for e in errors)
         refused_receipts = {e["id"] for e in errors}
         assert len(refused_receipts) == len(errors) <= FLOOD - BURST
 
