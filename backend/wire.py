@@ -29,6 +29,9 @@ from backend.ids import CLIENT_MSG_ID, USER_ID, is_conv_id
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_TEXT_BYTES = 65_536
 SYNC_LIMIT_CAP = 1000
+# A sync batch also ends (with `more`) once its messages' texts reach about this much: a
+# thousand texts of 64 KiB would be 64 MiB held by the server per sync request.
+SYNC_BATCH_BYTES = 1024 * 1024
 
 ClientMsgId = Annotated[str, StringConstraints(pattern=f"^{CLIENT_MSG_ID.pattern}$")]
 UserId = Annotated[str, StringConstraints(pattern=f"^{USER_ID.pattern}$")]

@@ -27,31 +27,48 @@ from backend.store.sqlite_rows import (
     messages_of,
     window_of,
 )
-from backend.wire import Message
+from backend.wire import SYNC_BATCH_BYTES, Message
+
+SYNC_CHUNK_ROWS = 16
+MESSAGE_OVERHEAD_BYTES = 256
 
 
-def sync(db: sqlite3.Connection, user: str, since: dict[str, int], limit: int) -> SyncBatch:
-    """Oldest first per conversation, past the delivered mark and `since`, at most `limit`."""
+def sync(
+    db: sqlite3.Connection,
+    user: str,
+    since: dict[str, int],
+    limit: int,
+    max_bytes: int = SYNC_BATCH_BYTES,
+) -> SyncBatch:
+    """Oldest first per conversation, past the delivered mark and `since`: at most `limit`
+    messages, and no more once their texts reach `max_bytes` (then `more`)."""
     memberships = fetchall(db, queries.MEMBERSHIPS_OF_USER, (user,))
     messages: list[Message] = []
-    more = False
+    size = 0
     for row in memberships:
         wanted = sync_window(
             window_of(row), confirmed=row["confirmed"], since=since.get(row["conv"], 0)
         )
-        if wanted.empty:
-            continue
-        room = limit - len(messages)
-        if room <= 0:
-            more = True
-            break
-        batch = messages_of(
-            db, queries.MESSAGES_RANGE_ASC, (row["conv"], wanted.first, wanted.last, room)
-        )
-        messages.extend(batch)
-        if len(batch) < wanted.last - wanted.first + 1:
-            more = True
-    return SyncBatch(messages=messages, more=more, convs=_states(db, memberships))
+        first = wanted.first
+        while first <= wanted.last:
+            room = min(limit - len(messages), SYNC_CHUNK_ROWS)
+            if room <= 0 or size >= max_bytes:
+                return SyncBatch(messages=messages, more=True, convs=_states(db, memberships))
+            # In small chunks, so that a batch of big texts stops near `max_bytes`.
+            chunk = messages_of(
+                db, queries.MESSAGES_RANGE_ASC, (row["conv"], first, wanted.last, room)
+            )
+            if not chunk:
+                break
+            messages.extend(chunk)
+            size += sum(_weight(message) for message in chunk)
+            first = chunk[-1].seq + 1
+    return SyncBatch(messages=messages, more=False, convs=_states(db, memberships))
+
+
+def _weight(message: Message) -> int:
+    """About what a message costs in a batch: its text, and the rest of its fields."""
+    return len(message.text or "") + MESSAGE_OVERHEAD_BYTES
 
 
 def history(

@@ -13,7 +13,7 @@ from backend.core.marks import Marks
 from backend.errors import Conflict, MediaNotFound, NotMember, UnknownConversation, UnknownUser
 from backend.store.base import NewUser, ReceiptCommand, SendCommand, Store
 from backend.store.sqlite import SqliteStore
-from backend.wire import MediaInfo
+from backend.wire import SYNC_BATCH_BYTES, MediaInfo
 
 DM = "dm:alice:bob"
 
@@ -210,6 +210,21 @@ async def test_sync_returns_what_is_past_the_delivered_mark_with_paging(store: S
     assert [m.seq for m in (await store.sync("bob", {DM: 8}, limit=100)).messages] == [9, 10]
     # The sender has seen its own messages: nothing to sync.
     assert (await store.sync("alice", {}, limit=100)).messages == []
+
+
+async def test_a_batch_of_big_texts_ends_early_and_the_next_sync_goes_on(store: Store) -> None:
+    # A thousand 64 KiB texts in one batch would be 64 MiB held per sync request.
+    big = "x" * 60_000
+    for i in range(60):
+        await store.send(text("alice", f"a{i}", body=big))
+    first = await store.sync("bob", {}, limit=1000)
+    assert first.more and 1 <= len(first.messages) < 60
+    assert sum(len(m.text or "") for m in first.messages) <= 2 * SYNC_BATCH_BYTES
+    seqs = [m.seq for m in first.messages]
+    while seqs[-1] < 60:
+        batch = await store.sync("bob", {DM: seqs[-1]}, limit=1000)
+        seqs += [m.seq for m in batch.messages]
+    assert seqs == list(range(1, 61)) and not batch.more
 
 
 async def test_history_pages_newest_first_for_members_only(store: Store) -> None:
