@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 
-from backend.core.restarts import RestartPolicy, restart_delay
+from backend.core.restarts import RestartPolicy, recent_deaths, restart_delay
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class BrokerProcess:
     async def _restart(self, policy: RestartPolicy) -> asyncio.subprocess.Process:
         while True:
             now = time.monotonic()
-            self._deaths.append(now)
+            self._deaths = [*recent_deaths(self._deaths, now, policy), now]
             delay = restart_delay(self._deaths, now, policy)
             if delay is None:
                 raise BrokerFailed(
