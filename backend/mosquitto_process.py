@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from backend.accounts import BACKEND_USERNAME
-from backend.core.restarts import RestartPolicy, restart_delay
+from backend.core.restarts import RestartPolicy, recent_deaths, restart_delay
 from backend.mosquitto_config import MosquittoConfig, build_plugin, mosquitto_binary
 from backend.settings import Settings
 
@@ -87,7 +87,7 @@ class MosquittoProcess:
     async def _restart(self, policy: RestartPolicy) -> asyncio.subprocess.Process:
         while True:
             now = time.monotonic()
-            self._deaths.append(now)
+            self._deaths = [*recent_deaths(self._deaths, now, policy), now]
             delay = restart_delay(self._deaths, now, policy)
             if delay is None:
                 raise MosquittoFailed(
