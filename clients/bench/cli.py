@@ -20,13 +20,15 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from clients.bench.configs import configurations, parse_brokers
 from clients.bench.procfs import cpu_model, memory_gib
 from clients.bench.progress import ProgressLine
 from clients.bench.relay import DEFAULT_WINDOW as DEFAULT_RELAY_WINDOW
 from clients.bench.relay import RelaySpec
-from clients.bench.report import Summary, render, summarize
+from clients.bench.report import Summary, summarize
 from clients.bench.runner import PHASES, BenchPlan, BenchResults, run_bench
 from clients.bench.server import ServerFailure
+from clients.bench.tables import render
 
 
 class BrokerProcess(StrEnum):
@@ -58,6 +60,10 @@ def bench(
         list[Phase] | None,
         typer.Option(help="Phases to run (repeatable) [default: fixed, full, relay]."),
     ] = None,
+    brokers: Annotated[
+        str,
+        typer.Option(help="Brokers to measure side by side, comma-separated: embedded, mosquitto."),
+    ] = "embedded",
     broker_process: Annotated[
         BrokerProcess, typer.Option(help="Where the embedded broker runs.")
     ] = BrokerProcess.SEPARATE,
@@ -68,7 +74,8 @@ def bench(
         ),
     ] = ClientKind.PAHO,
     compare_process: Annotated[
-        bool, typer.Option(help="Measure both broker placements, side by side.")
+        bool,
+        typer.Option(help="Measure both placements of the embedded broker, side by side."),
     ] = False,
     runs: Annotated[int, typer.Option(min=1, help="Repeat everything; report medians.")] = 1,
     relay_duration: Annotated[float, typer.Option(min=0.1, help="Seconds of raw relay.")] = 5.0,
@@ -102,17 +109,24 @@ def bench(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Live progress on stderr.")] = True,
 ) -> None:
-    """Load 1:1 messaging (fixed rate, then full speed), verify, and measure the raw relay."""
+    """Load 1:1 messaging (fixed rate, then full speed), verify, and measure the raw relay,
+    for each broker configuration."""
     if (server is None) != (data_dir is None):
         _fail("--server and --data-dir go together")
-    modes = tuple(BrokerProcess) if compare_process else (broker_process,)
+    try:
+        broker_names = parse_brokers(brokers)
+    except ValueError as error:
+        _fail(str(error))
+    modes = configurations(
+        broker_names, compare_process=compare_process, broker_process=broker_process.value
+    )
     plan = BenchPlan(
         users=users,
         rate=rate,
         duration_s=duration,
         window=window,
         phases=tuple(p.value for p in phase) if phase else PHASES,
-        modes=tuple(mode.value for mode in modes),
+        modes=modes,
         runs=runs,
         relay=RelaySpec(relay_duration, relay_window, max_messages),
         drain_s=drain,
@@ -174,7 +188,7 @@ def _as_json(
             "plan": dataclasses.asdict(plan),
             "summary": {
                 "loads": [dataclasses.asdict(row) for row in summary.loads],
-                "relay": dataclasses.asdict(summary.relay) if summary.relay else None,
+                "relays": [dataclasses.asdict(row) for row in summary.relays],
                 "conclusions": summary.conclusions,
                 "ok": summary.ok,
             },

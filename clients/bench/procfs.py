@@ -6,6 +6,7 @@ None or empty, and the report shows "-" for them rather than failing the run.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from pathlib import Path
@@ -51,6 +52,36 @@ def descendants(pid: int) -> list[int]:
         found += children
         todo += children
     return found
+
+
+def command_line(pid: int) -> list[str]:
+    """The process's arguments (empty when it is gone or a kernel thread)."""
+    try:
+        raw = (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def is_broker_command(args: list[str]) -> bool:
+    """Whether these arguments run a broker: `mosquitto ...` or `python -m broker ...`.
+
+    `setpriv --pdeathsig KILL -- mosquitto ...` execs Mosquitto in place, so the
+    process's arguments are Mosquitto's own once it runs.
+    """
+    if args and Path(args[0]).name == "mosquitto":
+        return True
+    return any(a == "-m" and b == "broker" for a, b in itertools.pairwise(args))
+
+
+def broker_pids(server_pid: int) -> list[int]:
+    """The broker processes below a server: its Mosquitto or its embedded broker child.
+
+    Found by command line rather than taken as "every child", so that a short-lived
+    helper (the compiler building the Mosquitto plugin at start) is not counted as
+    the broker, and a broker the server restarted is found under its new pid.
+    """
+    return [pid for pid in descendants(server_pid) if is_broker_command(command_line(pid))]
 
 
 def own_cpu_seconds() -> float:

@@ -5,7 +5,7 @@ about 70 us for its two ends (publisher and subscriber), so with paho the raw re
 would measure the generator; in the load phases paho takes a share of two cores that
 the server could use (`--client raw` gives it back). This client parses from one buffer and
 writes everything produced in one turn of the event loop with one `send`.
-Nothing else of MQTT is here: no QoS 2, no retained, no will, no reconnect.
+Nothing else of MQTT is here: no QoS 2, no retained, no reconnect.
 """
 
 from __future__ import annotations
@@ -43,11 +43,23 @@ def packet(first_byte: int, body: bytes) -> bytes:
     return bytes([first_byte]) + encode_length(len(body)) + body
 
 
-def connect_packet(client_id: str, username: str, password: str) -> bytes:
-    """CONNECT, MQTT 3.1.1, clean session, with username and password."""
-    flags = 0x80 | 0x40 | 0x02
+def connect_packet(
+    client_id: str,
+    username: str,
+    password: str,
+    *,
+    clean: bool = True,
+    will: tuple[str, bytes] | None = None,
+) -> bytes:
+    """CONNECT, MQTT 3.1.1, with username and password; `will` is (topic, payload),
+    sent at QoS 1 and not retained."""
+    flags = 0x80 | 0x40 | (0x02 if clean else 0) | (0x04 | 0x08 if will else 0)
     header = _string("MQTT") + bytes([4, flags]) + struct.pack("!H", KEEPALIVE_S)
-    return packet(CONNECT, header + _string(client_id) + _string(username) + _string(password))
+    will_fields = _string(will[0]) + _string(will[1]) if will else b""
+    return packet(
+        CONNECT,
+        header + _string(client_id) + will_fields + _string(username) + _string(password),
+    )
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
@@ -88,9 +100,13 @@ class RawClient(asyncio.Protocol):
         password: str,
         on_message: Callable[[str, bytes], None] | None = None,
         on_acked: Callable[[], None] | None = None,
+        *,
+        clean: bool = True,
+        will: tuple[str, bytes] | None = None,
     ) -> None:
         self.client_id = client_id
         self._credentials = (username, password)
+        self._clean, self._will = clean, will
         self.lost: str | None = None
         self._closing = False
         self._pinger: asyncio.TimerHandle | None = None
@@ -106,7 +122,14 @@ class RawClient(asyncio.Protocol):
     async def connect(self, port: int) -> None:
         """Connect to 127.0.0.1 and wait for CONNACK 0 (unbounded: wrap in a timeout)."""
         await self._loop.create_connection(lambda: self, HOST, port)
-        self._write(connect_packet(self.client_id, *self._credentials))
+        self._write(
+            connect_packet(
+                self.client_id,
+                *self._credentials,
+                clean=self._clean,
+                will=self._will,
+            )
+        )
         code = (await self._expect(CONNACK))[1]
         if code != 0:
             raise MqttFailure(f"{self.client_id}: CONNACK {code}")

@@ -1,6 +1,7 @@
 """The raw QoS 1 relay rate of the same broker: what it can do with no backend attached.
 
-A standalone `python -m broker` on the bench's data dir; one user publishes QoS 1 to
+A standalone broker on the bench's data dir (`python -m broker`, or Mosquitto with
+mqchat's plugin: `clients.bench.standalone`); one user publishes QoS 1 to
 its own `chat/u/<user>/send` and the backend's account (client id
 `_mqchat-backend:bench`) receives them on `chat/u/+/send` at QoS 1: the first hop of
 every chat message. The rate is what the subscriber received per second. Both ends
@@ -17,25 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from backend.accounts import BACKEND_CLIENT_ID, BACKEND_USERNAME, backend_password
 from backend.topics import ClientTopic, client_topic
-from clients.bench.mqtt import HOST, MqttFailure
+from clients.bench.mqtt import MqttFailure
 from clients.bench.procfs import machine_sample, own_cpu_seconds
 from clients.bench.rawmqtt import RawClient
-from clients.bench.server import (
-    READY_TIMEOUT_S,
-    STOP_TIMEOUT_S,
-    ServerFailure,
-    process_tree_cpu,
-    read_ready_line,
-)
+from clients.bench.server import process_tree_cpu
 from clients.bench.stats import count_within, cpu_percent, rate
 
 # Enough in flight to keep the broker busy (fewer leaves it waiting on round trips),
@@ -71,50 +63,12 @@ class RelayResult:
     relayed_per_s: float
     cpu_percent: dict[str, float]
     errors: tuple[str, ...] = ()
+    broker: str = "embedded"
+    """Which broker relayed: "embedded" or "mosquitto"."""
 
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-@contextlib.contextmanager
-def standalone_broker(data_dir: Path) -> Iterator[tuple[int, int]]:
-    """`python -m broker` on `data_dir` and a free port; yields `(port, pid)`."""
-    log_path = data_dir.parent / f"{data_dir.name}-relay-broker.log"
-    with log_path.open("a") as log:
-        process = subprocess.Popen(  # noqa: S603 (our interpreter, our arguments)
-            [
-                sys.executable,
-                "-m",
-                "broker",
-                "--data-dir",
-                str(data_dir),
-                "--host",
-                HOST,
-                "--port",
-                "0",
-            ],
-            # The broker exits when its stdin ends: it cannot outlive the bench.
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-    try:
-        word, _, port = read_ready_line(process.stdout, READY_TIMEOUT_S).partition(" ")
-        if word != "ready" or not port.isdigit():
-            raise ServerFailure(f"python -m broker did not start; see {log_path}")
-        yield int(port), process.pid
-    finally:
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT_S)
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 @dataclass
@@ -153,7 +107,14 @@ class _Relay:
 
 
 async def measure_relay(
-    spec: RelaySpec, port: int, broker_pid: int, data_dir: Path, user: str, token: str, run: int
+    spec: RelaySpec,
+    port: int,
+    broker_pid: int,
+    data_dir: Path,
+    user: str,
+    token: str,
+    run: int,
+    broker: str = "embedded",
 ) -> RelayResult:
     """Publish as `user` for `spec.duration_s`; the subscriber's receive rate."""
     relay = _Relay(spec, client_topic(user, ClientTopic.SEND))
@@ -170,7 +131,7 @@ async def measure_relay(
     except (MqttFailure, TimeoutError, OSError) as error:
         subscriber.close()
         relay.publisher.close()
-        return RelayResult(run, spec.duration_s, spec.window, 0, 0, 0.0, {}, (repr(error),))
+        return RelayResult(run, spec.duration_s, spec.window, 0, 0, 0.0, {}, (repr(error),), broker)
     cpu_before = _cpu(broker_pid)
     started = time.monotonic()
     relay.deadline = started + spec.duration_s
@@ -201,6 +162,7 @@ async def measure_relay(
         ),
         cpu_percent=cpu_percent(cpu_before, cpu_after, wall),
         errors=tuple(errors),
+        broker=broker,
     )
 
 

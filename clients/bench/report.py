@@ -10,12 +10,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from clients.bench.configs import config
 from clients.bench.load import LoadResult
 from clients.bench.relay import RelayResult
 from clients.bench.stats import OTHERS, median_of
+from clients.bench.targets import latency_line, throughput_line
 
-P99_TARGET_MS = 100.0
-THROUGHPUT_TARGET = 400.0
 # Closer than this, two throughputs are a tie and latency decides.
 TIE_FRACTION = 0.05
 CPU_COLUMNS = ("server", "broker", "bench", OTHERS)
@@ -43,6 +43,10 @@ class LoadRow:
     ack_p99: float
     redelivered: int
     duplicate_acks: int
+    lost: int
+    seq_gaps: int
+    delivered_runs: tuple[float, ...]
+    """Each run's delivered/s, in the order measured."""
     cpu_percent: dict[str, float]
     server_cpu_us_per_msg: float
     """CPU the server (backend and broker) spent per delivered message: unlike a rate,
@@ -52,11 +56,13 @@ class LoadRow:
 
 @dataclass(frozen=True, slots=True)
 class RelayRow:
-    """The raw relay: median over runs."""
+    """The raw relay of one broker: median over runs."""
 
+    broker: str
     runs: int
     window: int
     relayed_per_s: float
+    relayed_runs: tuple[float, ...]
     cpu_percent: dict[str, float]
     problems: tuple[str, ...]
 
@@ -66,23 +72,30 @@ class Summary:
     """Everything the final tables show; `ok` is False on any loss, gap or failure."""
 
     loads: list[LoadRow]
-    relay: RelayRow | None
+    relays: list[RelayRow]
     conclusions: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        rows: list[LoadRow | RelayRow] = [*self.loads, *([self.relay] if self.relay else [])]
+        rows: list[LoadRow | RelayRow] = [*self.loads, *self.relays]
         return not any(row.problems for row in rows)
+
+    def relay_of(self, broker: str) -> RelayRow | None:
+        """The raw relay of `broker` ("embedded", "mosquitto"), if measured."""
+        return next((row for row in self.relays if row.broker == broker), None)
 
 
 def summarize(loads: Sequence[LoadResult], relays: Sequence[RelayResult]) -> Summary:
-    """Group runs by (mode, phase), take medians, and draw the conclusions."""
+    """Group runs by (mode, phase) and relays by broker, take medians, draw conclusions."""
     groups: dict[tuple[str, str], list[LoadResult]] = defaultdict(list)
     for result in loads:
         groups[(result.mode, result.phase)].append(result)
     rows = [_load_row(runs) for runs in groups.values()]
-    relay = _relay_row(relays) if relays else None
-    return Summary(rows, relay, conclusions(rows, relay))
+    by_broker: dict[str, list[RelayResult]] = defaultdict(list)
+    for relay in relays:
+        by_broker[relay.broker].append(relay)
+    relay_rows = [_relay_row(runs) for runs in by_broker.values()]
+    return Summary(rows, relay_rows, conclusions(rows, relay_rows))
 
 
 def _median_cpu(samples: Sequence[dict[str, float]]) -> dict[str, float]:
@@ -111,6 +124,9 @@ def _load_row(runs: list[LoadResult]) -> LoadRow:
         ack_p99=median_of(r.ack.p99 for r in runs),
         redelivered=sum(r.verdict.redelivered for r in runs),
         duplicate_acks=sum(r.verdict.duplicate_acks for r in runs),
+        lost=sum(r.verdict.lost for r in runs),
+        seq_gaps=sum(r.verdict.seq_gaps for r in runs),
+        delivered_runs=tuple(r.delivered_per_s for r in runs),
         cpu_percent=_median_cpu([r.cpu_percent for r in runs]),
         server_cpu_us_per_msg=median_of(server_cost_us(r) for r in runs),
         problems=tuple(problems),
@@ -128,33 +144,33 @@ def server_cost_us(result: LoadResult) -> float:
 
 def _relay_row(runs: Sequence[RelayResult]) -> RelayRow:
     return RelayRow(
+        broker=runs[0].broker,
         runs=len(runs),
         window=runs[0].window,
         relayed_per_s=median_of(r.relayed_per_s for r in runs),
+        relayed_runs=tuple(r.relayed_per_s for r in runs),
         cpu_percent=_median_cpu([r.cpu_percent for r in runs]),
         problems=tuple(f"run {r.run}: {e}" for r in runs for e in r.errors),
     )
 
 
-def conclusions(rows: Sequence[LoadRow], relay: RelayRow | None) -> list[str]:
-    """Targets met or missed, the end-to-end / raw ratio, and separate versus inline."""
+def conclusions(rows: Sequence[LoadRow], relays: Sequence[RelayRow]) -> list[str]:
+    """Targets met or missed (each broker its issue's), the end-to-end / raw ratio,
+    separate versus inline, and Mosquitto versus the embedded broker."""
     lines: list[str] = []
     by_key = {(row.mode, row.phase): row for row in rows}
-    modes = sorted({row.mode for row in rows})
+    relay_of = {relay.broker: relay for relay in relays}
+    modes = list(dict.fromkeys(row.mode for row in rows))
     for mode in modes:
+        broker = config(mode).broker
         fixed, full = by_key.get((mode, "fixed")), by_key.get((mode, "full"))
-        if fixed is not None:
-            verdict = "met" if fixed.push_p99 < P99_TARGET_MS else "MISSED"
+        if fixed is not None and fixed.offered_rate is not None:
             lines.append(
-                f"{mode}: push p99 {fixed.push_p99:.1f} ms at {fixed.offered_rate:g} msg/s "
-                f"with {fixed.users} users (target < {P99_TARGET_MS:g} ms): {verdict}"
+                latency_line(mode, broker, fixed.push_p99, fixed.offered_rate, fixed.users)
             )
         if full is not None:
-            verdict = "met" if full.delivered_per_s >= THROUGHPUT_TARGET else "MISSED"
-            lines.append(
-                f"{mode}: full speed {full.delivered_per_s:.0f} msg/s delivered end to end "
-                f"(target >= {THROUGHPUT_TARGET:g}): {verdict}"
-            )
+            lines.append(throughput_line(mode, broker, full.delivered_per_s))
+            relay = relay_of.get("embedded" if broker == "external" else broker)
             if relay is not None and relay.relayed_per_s > 0:
                 lines.append(
                     f"{mode}: end-to-end / raw relay = {full.delivered_per_s:.0f} / "
@@ -162,16 +178,39 @@ def conclusions(rows: Sequence[LoadRow], relay: RelayRow | None) -> list[str]:
                 )
     if {"separate", "inline"} <= set(modes):
         lines.append(compare_modes(by_key))
-    return lines + generator_warnings(rows, relay)
+    lines += compare_brokers(by_key, modes)
+    return lines + generator_warnings(rows, relays)
 
 
-def generator_warnings(rows: Sequence[LoadRow], relay: RelayRow | None) -> list[str]:
+def compare_brokers(by_key: dict[tuple[str, str], LoadRow], modes: Sequence[str]) -> list[str]:
+    """Mosquitto against the first embedded configuration, phase by phase."""
+    embedded = next((mode for mode in modes if config(mode).broker == "embedded"), None)
+    if embedded is None or "mosquitto" not in modes:
+        return []
+    lines = []
+    full = by_key.get(("mosquitto", "full")), by_key.get((embedded, "full"))
+    if full[0] is not None and full[1] is not None and full[1].delivered_per_s > 0:
+        lines.append(
+            f"mosquitto vs {embedded}: full speed {full[0].delivered_per_s:.0f} vs "
+            f"{full[1].delivered_per_s:.0f} msg/s "
+            f"(x{full[0].delivered_per_s / full[1].delivered_per_s:.2f}), server CPU "
+            f"{full[0].server_cpu_us_per_msg:.0f} vs {full[1].server_cpu_us_per_msg:.0f} us/msg"
+        )
+    fixed = by_key.get(("mosquitto", "fixed")), by_key.get((embedded, "fixed"))
+    if fixed[0] is not None and fixed[1] is not None:
+        lines.append(
+            f"mosquitto vs {embedded}: push p99 {fixed[0].push_p99:.1f} vs "
+            f"{fixed[1].push_p99:.1f} ms at {fixed[0].offered_rate or 0:g} msg/s"
+        )
+    return lines
+
+
+def generator_warnings(rows: Sequence[LoadRow], relays: Sequence[RelayRow]) -> list[str]:
     """Where the load generator (one thread) came close to a full core: it may be the limit."""
     named: list[tuple[str, dict[str, float]]] = [
         (f"{row.mode} {row.phase}", row.cpu_percent) for row in rows
     ]
-    if relay is not None:
-        named.append(("raw relay", relay.cpu_percent))
+    named += [(f"{relay.broker} raw relay", relay.cpu_percent) for relay in relays]
     return [
         f"warning: {name}: the load generator used {cpu['bench']:.0f}% of a core; "
         "the rate may be its limit rather than the server's"
@@ -201,49 +240,3 @@ def compare_modes(by_key: dict[tuple[str, str], LoadRow]) -> str:
         f"broker process: {best.mode} (throughput within {TIE_FRACTION:.0%}; push p99 "
         f"{low_separate.push_p99:.1f} ms separate vs {low_inline.push_p99:.1f} ms inline)"
     )
-
-
-def _number(value: float | None, digits: int = 0) -> str:
-    if value is None or math.isnan(value):
-        return "-"
-    return f"{value:.{digits}f}"
-
-
-def render(summary: Summary) -> str:
-    """The final tables and conclusions, as Markdown."""
-    header = [
-        "broker", "phase", "users", "offered/s", "accepted/s", "delivered/s", "push p50 ms",
-        "p95", "p99", "max", "ack p99 ms", *(f"CPU {c} %" for c in CPU_COLUMNS),
-        "server CPU us/msg", "redelivered", "problems",
-    ]  # fmt: skip
-    out = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    for row in summary.loads:
-        offered = _number(row.offered_rate) if row.offered_rate else f"window {row.window}"
-        cpu = [_number(row.cpu_percent.get(name)) for name in CPU_COLUMNS]
-        out.append(
-            f"| {row.mode} | {row.phase}{'' if row.client == 'paho' else f' ({row.client})'} | "
-            f"{row.users} | {offered} | "
-            f"{_number(row.accepted_per_s)} | {_number(row.delivered_per_s)} | "
-            f"{_number(row.push_p50, 1)} | {_number(row.push_p95, 1)} | "
-            f"{_number(row.push_p99, 1)} | {_number(row.push_max, 1)} | "
-            f"{_number(row.ack_p99, 1)} | " + " | ".join(cpu) + " | "
-            f"{_number(row.server_cpu_us_per_msg)} | {row.redelivered} | "
-            f"{'; '.join(row.problems) or 'none'} |"
-        )
-    if summary.relay is not None:
-        relay = summary.relay
-        cpu = [_number(relay.cpu_percent.get(name)) for name in ("broker", "bench", OTHERS)]
-        out += [
-            "",
-            "| raw QoS 1 relay | window | relayed/s | CPU broker % | CPU bench % | "
-            "CPU others % | problems |",
-            "|---|---|---|---|---|---|---|",
-            f"| 1 publisher -> 1 subscriber | {relay.window} | "
-            f"{_number(relay.relayed_per_s)} | " + " | ".join(cpu) + " | "
-            f"{'; '.join(relay.problems) or 'none'} |",
-        ]
-    if summary.loads and summary.loads[0].runs > 1:
-        out += ["", f"Medians of {summary.loads[0].runs} runs; problems summed over them."]
-    out += ["", *(f"- {line}" for line in summary.conclusions)]
-    out.append(f"\nresult: {'ok' if summary.ok else 'FAILED (see problems)'}")
-    return "\n".join(out)

@@ -1,8 +1,10 @@
-"""The scenario: for each run and broker placement, a fresh server, the fixed-rate and
-full-speed phases, then the raw relay on the same data dir with the server stopped.
+"""The scenario: for each run and broker configuration, a fresh server, the fixed-rate
+and full-speed phases; then, for each broker measured, the raw relay on the data dir
+of its first configuration, with the server stopped.
 
-Placements are interleaved run by run (separate, inline, separate, ...) so that a
-slow minute on a shared machine does not land on one placement only.
+Configurations are interleaved run by run, the first one moving along each run
+(`configs.rotated`), so that a slow minute on a shared machine does not land on one
+configuration only.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from clients.bench.configs import config, rotated
 from clients.bench.load import LoadResult, LoadSpec, run_load
 from clients.bench.procfs import wait_for_quiet
 from clients.bench.progress import ProgressLine
-from clients.bench.relay import RelayResult, RelaySpec, measure_relay, standalone_broker
+from clients.bench.relay import RelayResult, RelaySpec, measure_relay
 from clients.bench.server import BenchServer
+from clients.bench.standalone import standalone_broker
 from clients.bench.stats import OTHERS
 
 T = TypeVar("T")
@@ -29,12 +33,11 @@ PHASES = ("fixed", "full", "relay")
 QUIET_SAMPLE_S = 2.0
 QUIET_GIVE_UP_S = 300.0
 NOISY_RETRIES = 2
-MODES = ("separate", "inline")
 
 
 @dataclass(frozen=True, slots=True)
 class BenchPlan:
-    """What to run; the defaults are `make bench`'s scenario, minus the comparison."""
+    """What to run; the defaults are `make bench`'s scenario, minus the comparisons."""
 
     users: int = 100
     rate: float = 200.0
@@ -42,6 +45,7 @@ class BenchPlan:
     window: int = 10
     phases: tuple[str, ...] = PHASES
     modes: tuple[str, ...] = ("separate",)
+    """Broker configurations (`configs.CONFIGS`), in the order of the first run."""
     runs: int = 1
     relay: RelaySpec = field(default_factory=RelaySpec)
     drain_s: float = 15.0
@@ -87,15 +91,19 @@ def run_bench(plan: BenchPlan, progress: ProgressLine) -> BenchResults:
     results = BenchResults()
     with tempfile.TemporaryDirectory(prefix="mqchat-bench-") as tmp:
         for run in range(1, plan.runs + 1):
-            relay_server: BenchServer | None = None
-            for mode in plan.modes if plan.server is None else ("external",):
+            # The first server of each broker: its data dir serves that broker's relay.
+            relay_servers: dict[str, BenchServer] = {}
+            modes = rotated(plan.modes, run) if plan.server is None else ("external",)
+            for mode in modes:
                 with _server(plan, mode, Path(tmp) / f"run{run}-{mode}") as server:
-                    relay_server = relay_server or server
+                    relay_servers.setdefault(config(mode).broker, server)
                     for spec in plan.load_specs(run):
                         load = functools.partial(_load, spec, server, run, progress)
                         results.loads.append(_measured(plan, progress, load, _load_line))
-            if "relay" in plan.phases and relay_server is not None:
-                relay = functools.partial(_relay, plan.relay, relay_server, run)
+            if "relay" not in plan.phases:
+                continue
+            for broker, server in sorted(relay_servers.items()):
+                relay = functools.partial(_relay, plan.relay, server, run, broker)
                 results.relays.append(_measured(plan, progress, relay, _relay_line))
     return results
 
@@ -148,15 +156,17 @@ def _load(spec: LoadSpec, server: BenchServer, run: int, progress: ProgressLine)
     return _run_async(run_load(spec, server, run, progress.update))
 
 
-def _relay(spec: RelaySpec, server: BenchServer, run: int) -> RelayResult:
+def _relay(spec: RelaySpec, server: BenchServer, run: int, broker: str) -> RelayResult:
     user, token = next(iter(server.create_users(1, f"r{run}").items()))
-    with standalone_broker(server.data_dir) as (port, pid):
-        return _run_async(measure_relay(spec, port, pid, server.data_dir, user, token, run))
+    # An external server's broker is unknown: the relay measures the embedded one.
+    kind = "embedded" if broker == "external" else broker
+    with standalone_broker(server.data_dir, kind) as (port, pid):
+        return _run_async(measure_relay(spec, port, pid, server.data_dir, user, token, run, kind))
 
 
 def _relay_line(relay: RelayResult) -> str:
     failed = f" FAILED: {'; '.join(relay.errors)}" if relay.errors else ""
-    return f"relay run {relay.run}: {relay.relayed_per_s:.0f} msg/s{failed}"
+    return f"{relay.broker} relay run {relay.run}: {relay.relayed_per_s:.0f} msg/s{failed}"
 
 
 def _load_line(result: LoadResult) -> str:

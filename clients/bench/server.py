@@ -1,7 +1,9 @@
 """The server under load: a `mqchat serve` child on free loopback ports, or one running.
 
 Users are created with `mqchat user import` against the server's data dir (one CLI
-call for all of them), the way an operator would. CPU time is read from /proc, for the server process and its children (the broker, when it runs apart).
+call for all of them), the way an operator would. CPU time is read from /proc, for the
+server process and for its broker child (the embedded broker when it runs apart, or
+the `mosquitto` the server started).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from clients.bench.procfs import descendants, process_cpu_seconds
+from clients.bench.configs import config
+from clients.bench.procfs import broker_pids, descendants, process_cpu_seconds
 
 HOST = "127.0.0.1"
 READY_TIMEOUT_S = 60
@@ -44,7 +47,8 @@ def read_ready_line(stdout: IO[str] | None, timeout: float) -> str:
 
 @dataclass
 class BenchServer:
-    """Where the load goes; `mode` is "separate", "inline" or "external" (not ours)."""
+    """Where the load goes; `mode` is a configuration of `configs` ("separate",
+    "inline", "mosquitto") or "external" (a server the bench did not start)."""
 
     data_dir: Path
     mqtt_port: int
@@ -56,11 +60,14 @@ class BenchServer:
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, data_dir: Path, broker_process: str) -> Iterator[BenchServer]:
-        """Run `mqchat serve` with `broker_process` until the block ends."""
+    def started(cls, data_dir: Path, mode: str) -> Iterator[BenchServer]:
+        """Run `mqchat serve` in configuration `mode` until the block ends."""
         data_dir.mkdir(parents=True, exist_ok=True)
+        setup = config(mode)
         # The per-user rate limits are for people; a bench user sends as fast as it can.
-        env = {**os.environ, "MQCHAT_BROKER_PROCESS": broker_process, "MQCHAT_RATE_LIMITS": "false"}
+        env = {**os.environ, "MQCHAT_RATE_LIMITS": "false"}
+        if setup.broker_process is not None:
+            env["MQCHAT_BROKER_PROCESS"] = setup.broker_process
         with (data_dir.parent / f"{data_dir.name}-server.log").open("a") as log:
             process = subprocess.Popen(  # noqa: S603 (our interpreter, our arguments)
                 [
@@ -76,6 +83,7 @@ class BenchServer:
                     "0",
                     "--http-port",
                     "0",
+                    *setup.serve_args,
                 ],
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -83,13 +91,13 @@ class BenchServer:
                 env=env,
                 # Its own process group: a kill reaches the broker child too.
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         try:
             line = read_ready_line(process.stdout, READY_TIMEOUT_S)
             if not line.startswith("mqchat ready"):
                 raise ServerFailure(f"mqchat serve did not start (said {line!r}); see {log.name}")
-            yield cls(data_dir, _mqtt_port(line), broker_process, process)
+            yield cls(data_dir, _mqtt_port(line), mode, process)
         finally:
             _stop(process)
 
@@ -142,7 +150,21 @@ class BenchServer:
         """CPU time so far of the server ("server") and of its broker child ("broker")."""
         if self.process is None:
             return {}
-        return process_tree_cpu(self.process.pid, child_label="broker", label="server")
+        return server_and_broker_cpu(self.process.pid)
+
+
+def server_and_broker_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of a server ("server") and of the broker below it ("broker", 0 when
+    inline); any other descendant counts as the server's."""
+    own = process_cpu_seconds(pid)
+    if own is None:
+        return {}
+    brokers = set(broker_pids(pid))
+    children = {child: process_cpu_seconds(child) or 0.0 for child in descendants(pid)}
+    return {
+        "server": own + sum(cpu for child, cpu in children.items() if child not in brokers),
+        "broker": sum(cpu for child, cpu in children.items() if child in brokers),
+    }
 
 
 def process_tree_cpu(pid: int, *, label: str, child_label: str | None = None) -> dict[str, float]:
@@ -159,7 +181,7 @@ def process_tree_cpu(pid: int, *, label: str, child_label: str | None = None) ->
     return {label: own, child_label: children}
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when the bench dies, even by SIGKILL (Linux only).
 
     The server runs in a session of its own, so no terminal signal reaches it; without

@@ -61,3 +61,14 @@ def test_split_packets_waits_for_a_length_cut_in_half() -> None:
 def test_split_packets_of_an_empty_body() -> None:
     buffer = bytearray(b"\xd0\x00")  # PINGRESP
     assert split_packets(buffer) == [(0xD0, b"")]
+
+
+def test_connect_with_a_persistent_session_and_a_qos_1_will() -> None:
+    data = connect_packet(
+        "alice", "alice", "secret", clean=False, will=("chat/u/alice/presence", b"off")
+    )
+    body = data[2:]
+    assert body[7] == 0xCC  # username, password, will QoS 1, will; not clean, not retained
+    assert body[10:] == (
+        b"\x00\x05alice\x00\x15chat/u/alice/presence\x00\x03off\x00\x05alice\x00\x06secret"
+    )

@@ -10,8 +10,9 @@ import pytest
 from clients.bench.ledger import Verdict
 from clients.bench.load import LoadResult
 from clients.bench.relay import RelayResult
-from clients.bench.report import render, server_cost_us, summarize
+from clients.bench.report import server_cost_us, summarize
 from clients.bench.stats import LatencySummary
+from clients.bench.tables import render
 
 CLEAN = Verdict(
     sent=100,
@@ -50,8 +51,8 @@ def load(
     )
 
 
-def relay(run: int, per_second: float) -> RelayResult:
-    return RelayResult(run, 5.0, 500, 1000, 1000, per_second, {"broker": 99.0})
+def relay(run: int, per_second: float, broker: str = "embedded") -> RelayResult:
+    return RelayResult(run, 5.0, 500, 1000, 1000, per_second, {"broker": 99.0}, broker=broker)
 
 
 def test_medians_over_runs_and_redeliveries_summed() -> None:
@@ -61,7 +62,10 @@ def test_medians_over_runs_and_redeliveries_summed() -> None:
     )
     (row,) = summary.loads
     assert (row.runs, row.delivered_per_s, row.redelivered, row.sent) == (3, 600, 3, 300)
-    assert summary.relay is not None and summary.relay.relayed_per_s == 5000
+    (relay_row,) = summary.relays
+    assert (relay_row.broker, relay_row.relayed_per_s) == ("embedded", 5000)
+    assert relay_row.relayed_runs == (4000, 6000, 5000)
+    assert row.delivered_runs == (500, 700, 600)
     assert summary.ok
     assert "separate: end-to-end / raw relay = 600 / 5000 = 0.12" in summary.conclusions
 
@@ -106,10 +110,11 @@ def test_a_loss_fails_the_summary_and_shows_in_the_table() -> None:
 def test_render_is_a_markdown_table_with_every_column() -> None:
     table = render(summarize([load("separate", "fixed", 1, 200, 10.0)], [relay(1, 5000)]))
     lines = table.splitlines()
-    header, rule, row = lines[0], lines[1], lines[2]
+    start = lines.index("All numbers:") + 2
+    header, rule, row = lines[start], lines[start + 1], lines[start + 2]
     assert header.count("|") == rule.count("|") == row.count("|")
     assert "| separate | fixed | 100 | 200 | 200 | 200 |" in row
-    assert "| 1 publisher -> 1 subscriber | 500 | 5000 |" in table
+    assert "| 1 publisher -> 1 subscriber | embedded | 500 | 5,000 |" in table
     assert table.rstrip().endswith("result: ok")
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from clients.bench import runner
 from clients.bench.progress import ProgressLine
 from clients.bench.runner import BenchPlan
+from clients.bench.server import BenchServer
 
 
 @dataclass(frozen=True)
@@ -66,3 +70,36 @@ def test_without_quiet_below_one_measurement_whatever_the_noise() -> None:
 
     runner._measured(BenchPlan(), ProgressLine(io.StringIO()), measure, str)
     assert len(calls) == 1
+
+
+def test_configurations_rotate_and_each_broker_gets_its_relay(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started: list[str] = []
+    relays: list[tuple[str, str, int]] = []
+
+    @contextlib.contextmanager
+    def server(plan: BenchPlan, mode: str, data_dir: Path) -> Iterator[BenchServer]:
+        started.append(mode)
+        yield BenchServer(data_dir, 1, mode)
+
+    def relay(spec: object, bench_server: BenchServer, run: int, broker: str) -> Sample:
+        relays.append((broker, bench_server.mode, run))
+        return Sample({})
+
+    monkeypatch.setattr(runner, "_server", server)
+    monkeypatch.setattr(runner, "_load", lambda *_: Sample({}))
+    monkeypatch.setattr(runner, "_relay", relay)
+    monkeypatch.setattr(runner, "_load_line", str)
+    monkeypatch.setattr(runner, "_relay_line", str)
+    plan = BenchPlan(modes=("separate", "inline", "mosquitto"), runs=2, phases=("full", "relay"))
+    results = runner.run_bench(plan, ProgressLine(io.StringIO()))
+    assert started == ["separate", "inline", "mosquitto", "inline", "mosquitto", "separate"]
+    assert len(results.loads) == 6
+    # The relay of each broker runs on the data dir of that broker's first server.
+    assert relays == [
+        ("embedded", "separate", 1),
+        ("mosquitto", "mosquitto", 1),
+        ("embedded", "inline", 2),
+        ("mosquitto", "mosquitto", 2),
+    ]

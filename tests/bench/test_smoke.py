@@ -80,3 +80,30 @@ def test_the_bare_client_loses_nothing_either(tmp_path: Path) -> None:
     runs = json.loads(report_path.read_text())["runs"]["loads"]
     assert [run["client"] for run in runs] == ["raw", "raw"]
     assert all(run["ok"] and run["verdict"]["delivered"] == run["verdict"]["sent"] for run in runs)
+
+
+def test_mosquitto_loses_nothing_and_its_cpu_is_found(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    result = run_bench(
+        "--brokers", "mosquitto", "--users", "4", "--duration", "1", "--phase", "full",
+        "--phase", "relay", "--relay-duration", "0.5", "--drain", "5", "--no-progress",
+        "--json", str(report_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("| phase | measure | mosquitto |")
+    assert "mosquitto: full speed" in result.stdout and "(issue 8 target >= 3000)" in result.stdout
+    report = json.loads(report_path.read_text())
+    (run,) = report["runs"]["loads"]
+    assert run["mode"] == "mosquitto" and run["ok"]
+    assert run["verdict"]["delivered"] == run["verdict"]["sent"] > 0
+    # Thousands of messages relayed: the `mosquitto` child was found and measured.
+    assert run["cpu_percent"]["broker"] > 0, run["cpu_percent"]
+    (relay,) = report["runs"]["relays"]
+    assert relay["broker"] == "mosquitto"
+    assert relay["received"] == relay["published"] > 0
+
+
+def test_unknown_brokers_are_refused() -> None:
+    result = CliRunner().invoke(app, ["bench", "--brokers", "embedded,emqx"])
+    assert result.exit_code == 1
+    assert "--brokers takes a comma-separated list of embedded, mosquitto" in result.output

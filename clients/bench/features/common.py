@@ -1,4 +1,10 @@
-"""What every scenario needs: a killable server on fixed ports, users, MQTT peers, HTTP."""
+"""What every scenario needs: a killable server on fixed ports, users, MQTT peers, HTTP.
+
+Peers behave as the contract asks of every client (section 2), whatever the broker:
+an `offline` will, `online` once subscribed, `offline` before a clean disconnect. The
+embedded broker tells the backend about connections by itself; on Mosquitto those
+messages are the only presence there is.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,9 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
 Handler = Callable[["Peer", str, dict[str, Any], bool], None]
+ONLINE = json.dumps({"state": "online"})
+OFFLINE = json.dumps({"state": "offline"})
+BROKER_ARGS = {"embedded": [], "mosquitto": ["--broker", "mosquitto"]}
 
 
 def free_port() -> int:
@@ -52,6 +61,15 @@ class FeatureServer:
     rate_limits: bool = False
     """The per-user rate limits are for people; a bench user sends as fast as it can."""
     _users: int = 0
+
+    @classmethod
+    def for_broker(cls, data_dir: Path, broker: str) -> FeatureServer:
+        """A server running `broker` ("embedded" or "mosquitto")."""
+        return cls(data_dir, serve_args=list(BROKER_ARGS[broker]))
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     @property
     def http_url(self) -> str:
@@ -129,6 +147,11 @@ class FeatureServer:
         return str(response.json()["conv"])
 
 
+def presence_will(user: str) -> aiomqtt.Will:
+    """The will every client sets: `offline` on its own presence topic."""
+    return aiomqtt.Will(f"chat/u/{user}/presence", OFFLINE, qos=1)
+
+
 class Peer:
     """One aiomqtt connection of a user; every JSON message goes to `handler`."""
 
@@ -142,22 +165,27 @@ class Peer:
             identifier=user,
             protocol=aiomqtt.ProtocolVersion.V311,
             clean_session=True,
+            will=presence_will(user),
             timeout=30,
         )
         self._pump: asyncio.Task[None] | None = None
 
     async def open(self, topics: list[str] | None = None) -> Peer:
-        """Connect, subscribe to the inbox (and `topics`) at QoS 1, start pumping."""
+        """Connect, subscribe to the inbox (and `topics`) at QoS 1, announce being
+        online, start pumping."""
         await self.client.__aenter__()
         await self.client.subscribe(f"chat/u/{self.user}/in/#", qos=1)
         for start in range(0, len(topics or []), 100):
             chunk = (topics or [])[start : start + 100]
             await self.client.subscribe([(topic, 1) for topic in chunk])
+        await self.publish("presence", ONLINE)
         self._pump = asyncio.create_task(self._run())
         return self
 
     async def close(self) -> None:
-        """Stop pumping and disconnect cleanly (no will)."""
+        """Announce being offline, stop pumping and disconnect cleanly (no will)."""
+        with contextlib.suppress(aiomqtt.MqttError, OSError):
+            await self.publish("presence", OFFLINE)
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
@@ -165,9 +193,10 @@ class Peer:
         with contextlib.suppress(aiomqtt.MqttError, OSError):
             await self.client.__aexit__(None, None, None)
 
-    async def publish(self, kind: str, payload: dict[str, Any]) -> None:
-        """Publish `payload` to `chat/u/<me>/<kind>` at QoS 1."""
-        await self.client.publish(f"chat/u/{self.user}/{kind}", json.dumps(payload), qos=1)
+    async def publish(self, kind: str, payload: dict[str, Any] | str) -> None:
+        """Publish `payload` (JSON, or a dict to encode) to `chat/u/<me>/<kind>` at QoS 1."""
+        body = payload if isinstance(payload, str) else json.dumps(payload)
+        await self.client.publish(f"chat/u/{self.user}/{kind}", body, qos=1)
 
     async def _run(self) -> None:
         async for message in self.client.messages:

@@ -15,10 +15,10 @@ WAIT_S = 15.0
 
 
 async def run(
-    workdir: Path, members: int, probes: int, sustain_s: float, window: int
+    workdir: Path, members: int, probes: int, sustain_s: float, window: int, broker: str
 ) -> dict[str, Any]:
     """One group of `members` (creator included), all connected; see the module doc."""
-    server = FeatureServer(workdir / "data")
+    server = FeatureServer.for_broker(workdir / "data", broker)
     server.start()
     try:
         return await _measure(server, members, probes, sustain_s, window)

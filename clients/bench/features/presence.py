@@ -13,7 +13,16 @@ from typing import Any
 
 import aiomqtt
 
-from clients.bench.features.common import HOST, FeatureServer, Peer, close_all, open_all, wait_until
+from clients.bench.features.common import (
+    HOST,
+    ONLINE,
+    FeatureServer,
+    Peer,
+    close_all,
+    open_all,
+    presence_will,
+    wait_until,
+)
 
 GROUP_MAX_OTHERS = 250
 FLIP_WAIT_S = 30.0
@@ -51,9 +60,9 @@ async def _setup(server: FeatureServer, users: int) -> tuple[dict[str, str], str
     return tokens, name, token
 
 
-async def flips_per_s(workdir: Path, users: int, rounds: int) -> dict[str, Any]:
+async def flips_per_s(workdir: Path, users: int, rounds: int, broker: str) -> dict[str, Any]:
     """All `users` connect, then all disconnect cleanly, `rounds` times."""
-    server = FeatureServer(workdir / "flips")
+    server = FeatureServer.for_broker(workdir / "flips", broker)
     server.start()
     try:
         tokens, name, token = await _setup(server, users)
@@ -103,11 +112,14 @@ async def _stay_connected(
                 identifier=user,
                 protocol=aiomqtt.ProtocolVersion.V311,
                 clean_session=True,
+                will=presence_will(user),
                 timeout=30,
             ) as client:
                 delay = 0.05
                 for start in range(0, len(topics), 100):
                     await client.subscribe([(t, 1) for t in topics[start : start + 100]])
+                # As every client must: on Mosquitto this is the only sign of it.
+                await client.publish(f"chat/u/{user}/presence", ONLINE, qos=1)
                 async for message in client.messages:
                     if handler is not None:
                         handler(message)
@@ -116,9 +128,9 @@ async def _stay_connected(
             delay = min(delay * 2, 1.0)
 
 
-async def online_after_restart(workdir: Path, users: int) -> dict[str, Any]:
+async def online_after_restart(workdir: Path, users: int, broker: str) -> dict[str, Any]:
     """`users` connected; kill -9, restart; time until the watcher sees all of them online."""
-    server = FeatureServer(workdir / "restart")
+    server = FeatureServer.for_broker(workdir / "restart", broker)
     server.start()
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []

@@ -19,15 +19,20 @@ WAIT_S = 60.0
 DM = "dm:alice:bob"
 
 
-async def run(workdir: Path, users: int, per_side: int, receipts: int) -> dict[str, Any]:
-    """`users` in `users // 2` DMs, `per_side` messages each way, then `receipts` reads each."""
-    server = FeatureServer(workdir / "data")
+async def run(
+    workdir: Path, users: int, per_side: int, receipts: int, broker: str, store_cost: bool = True
+) -> dict[str, Any]:
+    """`users` in `users // 2` DMs, `per_side` messages each way, then `receipts` reads each;
+    with `store_cost`, the store-level cost of a wide receipt too (no broker involved, so
+    measured once when several brokers are compared)."""
+    server = FeatureServer.for_broker(workdir / "data", broker)
     server.start()
     try:
         result = await _measure(server, users - users % 2, per_side, receipts)
     finally:
         server.stop()
-    result |= {f"receipt_cost_us_{n}": wide_receipt_cost_us(workdir, n) for n in (10, 10_000)}
+    if store_cost:
+        result |= {f"receipt_cost_us_{n}": wide_receipt_cost_us(workdir, n) for n in (10, 10_000)}
     return result
 
 
