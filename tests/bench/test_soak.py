@@ -12,6 +12,7 @@ from clients.bench.soak.report import (
     Sample,
     markdown_table,
     memory_verdict,
+    read_csv,
     slope_per_hour,
     table_rows,
     write_csv,
@@ -100,3 +101,4 @@ def test_csv_has_a_header_and_a_row_per_sample(tmp_path: Path) -> None:
     rows = path.read_text().splitlines()
     assert rows[0].startswith("t_s,server_rss_mib,broker_rss_mib")
     assert len(rows) == 3
+    assert read_csv(path) == [sample(10, 80), sample(20, 81)]

@@ -23,6 +23,7 @@ from clients.bench.soak.report import (
     Sample,
     markdown_table,
     memory_verdict,
+    read_csv,
     write_csv,
     write_plot,
 )
@@ -52,11 +53,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path("soak-results"))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--replot", type=Path, help="only draw the PNG of an earlier run's soak.csv, into --out"
+    )
+    parser.add_argument("--title", help="the plot's title, with --replot")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.replot is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        title = args.title or f"mqchat soak ({args.replot})"
+        write_plot(read_csv(args.replot), args.out / "soak.png", title)
+        return 0
     spec = SoakSpec(
         users=args.users,
         rate=args.rate,

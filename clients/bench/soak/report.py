@@ -9,6 +9,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,28 +130,54 @@ def write_csv(samples: Sequence[Sample], path: Path) -> None:
             writer.writerow(asdict(sample))
 
 
+def read_csv(path: Path) -> list[Sample]:
+    """Samples back from `write_csv` (to plot a run again)."""
+    # The annotations are strings ("int", "float"): the module postpones their evaluation.
+    ints = {f.name for f in fields(Sample) if f.type == "int"}
+
+    def value(name: str, text: str) -> Any:
+        return int(text) if name in ints else float(text)
+
+    with path.open(newline="") as handle:
+        return [
+            Sample(**{k: value(k, v) for k, v in row.items()}) for row in csv.DictReader(handle)
+        ]
+
+
 def write_plot(samples: Sequence[Sample], path: Path, title: str) -> None:
-    """Memory (server, broker) and push latency (p50, p99) against minutes, in one PNG."""
+    """Memory (server, broker), push latency (p50, p99) and CPU against minutes, one PNG.
+
+    The CPU panel shows the whole machine too: on a shared machine, latency spikes line
+    up with other programs' load.
+    """
     import matplotlib  # the `soak` extra: imported here so that nothing else needs it
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     minutes = [s.t_s / 60 for s in samples]
-    figure, (memory, latency) = pyplot.subplots(2, 1, figsize=(9, 6), sharex=True)
+    figure, (memory, latency, cpu) = pyplot.subplots(
+        3, 1, figsize=(9, 7.5), sharex=True, height_ratios=[3, 3, 2]
+    )
     memory.plot(minutes, [s.server_rss_mib for s in samples], label="server (backend)")
     memory.plot(minutes, [s.broker_rss_mib for s in samples], label="broker process")
     memory.set_ylabel("RSS, MiB")
     memory.set_ylim(bottom=0)
     memory.legend(loc="lower right")
-    memory.grid(alpha=0.3)
     latency.plot(minutes, [s.p99_ms for s in samples], label="p99", color="tab:red")
     latency.plot(minutes, [s.p50_ms for s in samples], label="p50", color="tab:green")
-    latency.set_ylabel("push latency, ms (10 s windows)")
-    latency.set_xlabel("minutes")
+    latency.set_ylabel("push latency, ms\n(10 s windows)")
     latency.set_ylim(bottom=0)
     latency.legend(loc="upper right")
-    latency.grid(alpha=0.3)
+    cpu.plot(minutes, [s.machine_cpu_pct for s in samples], label="whole machine", color="grey")
+    cpu.plot(minutes, [s.server_cpu_pct for s in samples], label="server")
+    cpu.plot(minutes, [s.broker_cpu_pct for s in samples], label="broker")
+    cpu.set_ylabel("CPU, % of a core")
+    cpu.set_ylim(bottom=0)
+    cpu.set_xlabel("minutes")
+    cpu.legend(loc="upper right", fontsize=8, ncol=3)
+    for axes in (memory, latency, cpu):
+        axes.grid(alpha=0.3)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=80)
