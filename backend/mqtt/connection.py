@@ -292,8 +292,11 @@ class Connection(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_handle = None
-        if self._corked and not self._ended and self._transport is not None:
-            self._transport.write(bytes(self._corked))
+        transport = self._transport
+        # Nothing goes out after our DISCONNECT: a PUBACK left unsent only means that the
+        # broker sends that message again.
+        if self._corked and transport is not None and not transport.is_closing():
+            transport.write(bytes(self._corked))
         self._corked.clear()
         self._room.set()
 
