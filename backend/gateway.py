@@ -99,6 +99,9 @@ class Gateway:
             try:
                 await self._session()
             except MqttError as exc:
+                # A session that was up starts the backoff over: only failed attempts
+                # in a row make the wait grow.
+                attempt = 0 if self.connected.is_set() else attempt
                 self.connected.clear()
                 self._client = None
                 delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
