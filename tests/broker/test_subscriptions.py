@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from broker.subscriptions import literal_prefix
 from tests.broker.support import Peer, RunningBroker
 
 
@@ -53,3 +56,19 @@ def test_subscribing_again_changes_the_qos(peer: Callable[..., Peer], backend: P
     assert alice.subscribe("chat/u/alice/in/#", qos=0) == 0
     backend.publish("chat/u/alice/in/msg", b"now at QoS 0")
     assert alice.expect().qos == 0
+
+
+@pytest.mark.parametrize(
+    ("topic_filter", "prefix"),
+    [
+        ("chat/u/alice/in/#", "chat/u/alice/in"),
+        ("chat/u/+/send", "chat/u"),
+        ("+/x", ""),
+        ("#", ""),
+        ("presence/bob", "presence/bob"),
+    ],
+)
+def test_every_matching_topic_starts_with_the_filters_literal_prefix(
+    topic_filter: str, prefix: str
+) -> None:
+    assert literal_prefix(topic_filter) == prefix
