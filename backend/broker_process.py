@@ -17,11 +17,11 @@ import asyncio
 import contextlib
 import logging
 import sys
-import time
 from collections.abc import AsyncIterator
 
-from backend.core.restarts import RestartPolicy, recent_deaths, restart_delay
+from backend.core.restarts import RestartPolicy
 from backend.settings import Settings
+from backend.supervision import Restarter
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ class BrokerProcess:
         self._settings = settings
         self.port = port
         self.process = process
-        self.restarts = 0
-        self._deaths: list[float] = []
+        self._restarter = Restarter("the broker", BrokerFailed)
         self._stopping = False
 
     @classmethod
@@ -95,25 +94,18 @@ class BrokerProcess:
             self.process = await self._restart(policy)
 
     async def _restart(self, policy: RestartPolicy) -> asyncio.subprocess.Process:
-        while True:
-            now = time.monotonic()
-            self._deaths = [*recent_deaths(self._deaths, now, policy), now]
-            delay = restart_delay(self._deaths, now, policy)
-            if delay is None:
-                raise BrokerFailed(
-                    f"the broker died {len(self._deaths)} times, more than "
-                    f"{policy.max_restarts} within {policy.window_s:.0f}s: giving up"
-                )
-            await asyncio.sleep(delay)
-            try:
-                # The same port: clients and the backend come back to where they were.
-                process, _ = await _spawn(self._settings, self.port)
-            except (BrokerStartError, OSError, TimeoutError) as error:
-                log.error("restarting the broker failed: %s", error)
-                continue
-            self.restarts += 1
-            log.warning("broker restarted (pid %d, restart %d)", process.pid, self.restarts)
+        async def spawn() -> asyncio.subprocess.Process:
+            # The same port: clients and the backend come back to where they were.
+            process, _ = await _spawn(self._settings, self.port)
             return process
+
+        return await self._restarter.restart(
+            spawn, policy, (BrokerStartError, OSError, TimeoutError)
+        )
+
+    @property
+    def restarts(self) -> int:
+        return self._restarter.restarts
 
 
 async def _spawn(settings: Settings, port: int) -> tuple[asyncio.subprocess.Process, int]:

@@ -14,14 +14,14 @@ import contextlib
 import logging
 import shutil
 import socket
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from backend.accounts import BACKEND_USERNAME
-from backend.core.restarts import RestartPolicy, recent_deaths, restart_delay
+from backend.core.restarts import RestartPolicy
 from backend.mosquitto_config import MosquittoConfig, build_plugin, mosquitto_binary
 from backend.settings import Settings
+from backend.supervision import Restarter
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,10 @@ class MosquittoProcess:
         self.config = config
         self.config_path = config_path
         self.process: asyncio.subprocess.Process | None = None
-        self.restarts = 0
+        self._restarter = Restarter("mosquitto", MosquittoFailed)
         # Counts starts; moved before each start, so a session opened with the new
         # Mosquitto never sees the old number.
         self.generation = 0
-        self._deaths: list[float] = []
         self._stopping = False
 
     @property
@@ -85,23 +84,11 @@ class MosquittoProcess:
             self.process = await self._restart(policy)
 
     async def _restart(self, policy: RestartPolicy) -> asyncio.subprocess.Process:
-        while True:
-            now = time.monotonic()
-            self._deaths = [*recent_deaths(self._deaths, now, policy), now]
-            delay = restart_delay(self._deaths, now, policy)
-            if delay is None:
-                raise MosquittoFailed(
-                    f"mosquitto died {len(self._deaths)} times within {policy.window_s:.0f}s"
-                )
-            await asyncio.sleep(delay)
-            try:
-                process = await self._spawn()
-            except (MosquittoFailed, OSError) as error:
-                log.error("restarting mosquitto failed: %s", error)
-                continue
-            self.restarts += 1
-            log.warning("mosquitto restarted (pid %d, restart %d)", process.pid, self.restarts)
-            return process
+        return await self._restarter.restart(self._spawn, policy, (MosquittoFailed, OSError))
+
+    @property
+    def restarts(self) -> int:
+        return self._restarter.restarts
 
     async def _spawn(self) -> asyncio.subprocess.Process:
         self.generation += 1
