@@ -9,9 +9,10 @@ Nothing about the broker is mocked; the relay only sits on the wire.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
-from tests.support.server import HOST
+from tests.support.relay import LoopbackRelay
 
 PUBLISH = 3
 PUBACK = 4
@@ -46,55 +47,26 @@ def publish_topic_and_id(packet: bytes) -> tuple[str, bytes | None] | None:
     return topic, packet[packet_id_at : packet_id_at + 2] if qos else None
 
 
-class AckDroppingProxy:
+class AckDroppingProxy(LoopbackRelay):
     """`async with AckDroppingProxy(broker_port) as proxy:` then connect to `proxy.port`."""
 
     def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.port = 0
+        super().__init__(upstream_port)
         self.acks_to_drop = 0
         self.dropped: list[str] = []
         self.dropped_one = asyncio.Event()
-        self._server: asyncio.Server | None = None
-        self._relays: set[asyncio.Task[None]] = set()
 
-    async def __aenter__(self) -> AckDroppingProxy:
-        self._server = await asyncio.start_server(self._accept, HOST, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for relay in list(self._relays):
-            relay.cancel()
-        for relay in list(self._relays):
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
-        await self._server.wait_closed()
-
-    async def _accept(
-        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._relays.add(task)
-        try:
-            try:
-                broker_in, broker_out = await asyncio.open_connection(HOST, self.upstream_port)
-            except OSError:
-                return  # the broker is down: the client sees the connection close
-            try:
-                async with asyncio.TaskGroup() as pumps:
-                    pumps.create_task(self._pump(client_in, broker_out, None))
-                    pumps.create_task(self._pump(broker_in, client_out, broker_out))
-            except* (OSError, asyncio.IncompleteReadError):
-                pass  # either side hung up
-            finally:
-                broker_out.close()
-        finally:
-            client_out.close()
-            self._relays.discard(task)
+    def pumps(
+        self,
+        client_in: asyncio.StreamReader,
+        client_out: asyncio.StreamWriter,
+        broker_in: asyncio.StreamReader,
+        broker_out: asyncio.StreamWriter,
+    ) -> list[Coroutine[Any, Any, None]]:
+        return [
+            self._pump(client_in, broker_out, None),
+            self._pump(broker_in, client_out, broker_out),
+        ]
 
     async def _pump(
         self,

@@ -9,23 +9,21 @@ ends, as a dead TCP connection does when the network returns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
-from tests.support.server import HOST
+from tests.support.relay import LoopbackRelay
 
 READ_BYTES = 65536
 
 
-class FreezableProxy:
+class FreezableProxy(LoopbackRelay):
     """`async with FreezableProxy(broker_port) as proxy:` then connect to `proxy.port`."""
 
     def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.port = 0
+        super().__init__(upstream_port)
         self._flowing = asyncio.Event()
         self._flowing.set()
-        self._server: asyncio.Server | None = None
-        self._relays: set[asyncio.Task[None]] = set()
 
     def freeze(self) -> None:
         """The network vanishes."""
@@ -35,53 +33,17 @@ class FreezableProxy:
         """The network returns."""
         self._flowing.set()
 
-    async def __aenter__(self) -> FreezableProxy:
-        self._server = await asyncio.start_server(self._accept, HOST, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
+    async def before_connecting(self) -> None:
+        await self._flowing.wait()  # a new connection waits too
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for relay in list(self._relays):
-            relay.cancel()
-        for relay in list(self._relays):
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
-        await self._server.wait_closed()
-
-    async def _accept(
-        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._relays.add(task)
-        try:
-            await self._relay(client_in, client_out)
-        except asyncio.CancelledError:
-            # Closing the proxy cancels its relays; asyncio logs a connection callback
-            # that ends cancelled as an error, so this one ends normally.
-            pass
-        finally:
-            client_out.close()
-            self._relays.discard(task)
-
-    async def _relay(
-        self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
-    ) -> None:
-        await self._flowing.wait()
-        try:
-            broker_in, broker_out = await asyncio.open_connection(HOST, self.upstream_port)
-        except OSError:
-            return
-        try:
-            async with asyncio.TaskGroup() as pumps:
-                pumps.create_task(self._pump(client_in, broker_out))
-                pumps.create_task(self._pump(broker_in, client_out))
-        except* (OSError, EOFError):
-            pass  # either side hung up
-        finally:
-            broker_out.close()
+    def pumps(
+        self,
+        client_in: asyncio.StreamReader,
+        client_out: asyncio.StreamWriter,
+        broker_in: asyncio.StreamReader,
+        broker_out: asyncio.StreamWriter,
+    ) -> list[Coroutine[Any, Any, None]]:
+        return [self._pump(client_in, broker_out), self._pump(broker_in, client_out)]
 
     async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         while True:
