@@ -21,12 +21,11 @@ from collections.abc import AsyncIterator
 
 from backend.core.restarts import RestartPolicy
 from backend.settings import Settings
-from backend.supervision import Restarter
+from backend.supervision import Restarter, stop_child
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 30
-STOP_TIMEOUT_S = 10
 # After a clean exit of the child, how long to wait for the server's own stop signal.
 CLEAN_EXIT_GRACE_S = 1.0
 RESTART_POLICY = RestartPolicy()
@@ -155,14 +154,7 @@ async def _read_ready(process: asyncio.subprocess.Process) -> int:
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("the broker did not stop in %ss; killing it", STOP_TIMEOUT_S)
-            process.kill()
-            await process.wait()
+    await stop_child(process, "the broker")
     if process.stdin is not None:
         # Our end of the pipe whose closing tells the child to stop; it is gone now.
         process.stdin.close()

@@ -21,12 +21,11 @@ from backend.accounts import BACKEND_USERNAME
 from backend.core.restarts import RestartPolicy
 from backend.mosquitto_config import MosquittoConfig, build_plugin, mosquitto_binary
 from backend.settings import Settings
-from backend.supervision import Restarter
+from backend.supervision import Restarter, stop_child
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 10
-STOP_TIMEOUT_S = 10
 RESTART_POLICY = RestartPolicy()
 
 
@@ -69,7 +68,7 @@ class MosquittoProcess:
         finally:
             broker._stopping = True
             if broker.process is not None:
-                await _stop(broker.process)
+                await stop_child(broker.process, "mosquitto")
 
     async def supervise(
         self, server_stopping: asyncio.Event, policy: RestartPolicy = RESTART_POLICY
@@ -101,7 +100,7 @@ class MosquittoProcess:
         try:
             await asyncio.wait_for(self._until_listening(process), READY_TIMEOUT_S)
         except BaseException:
-            await _stop(process)
+            await stop_child(process, "mosquitto")
             raise
         return process
 
@@ -151,14 +150,3 @@ def _free_port(host: str) -> int:
     with socket.socket(family) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-        except TimeoutError:
-            log.warning("mosquitto did not stop in %ss; killing it", STOP_TIMEOUT_S)
-            process.kill()
-            await process.wait()

@@ -12,6 +12,8 @@ from backend.core.restarts import RestartPolicy, recent_deaths, restart_delay
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_S = 10
+
 
 class Restarter:
     """Starts a child again after each death; raises `failed` once it dies too often."""
@@ -48,3 +50,15 @@ class Restarter:
             self.restarts += 1
             log.warning("%s restarted (pid %d, restart %d)", self.name, process.pid, self.restarts)
             return process
+
+
+async def stop_child(process: asyncio.subprocess.Process, name: str) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `STOP_TIMEOUT_S`."""
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.warning("%s did not stop in %ss; killing it", name, STOP_TIMEOUT_S)
+            process.kill()
+            await process.wait()
